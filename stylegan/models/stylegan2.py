@@ -1,0 +1,258 @@
+"""StyleGAN2 generator (Karras et al. 2020): modulated convolutions, per-layer noise, orig/skip/resnet.
+
+Parameter and buffer names follow the published checkpoints (b4.conv1.affine.weight, ...), so their
+state dicts load directly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
+from .common import check_ws, jsonable
+from .mapping import MappingNetwork
+
+NOISE_MODES = ("const", "random", "none")
+
+
+def channels_table(img_resolution: int, channel_base: int, channel_max: int,
+                   channels: dict | None = None, lowest: int = 4) -> dict[int, int]:
+    """Channels per resolution: min(channel_base // res, channel_max), unless given explicitly."""
+    resolutions = [2 ** i for i in range(int(np.log2(lowest)), int(np.log2(img_resolution)) + 1)]
+    if channels is not None:
+        table = {int(k): int(v) for k, v in channels.items()}
+        missing = [r for r in resolutions if r not in table]
+        if missing:
+            raise InputError(f"channels table lacks resolutions {missing}")
+        return {r: table[r] for r in resolutions}
+    return {r: min(channel_base // r, channel_max) for r in resolutions}
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 convolution (optionally upsampling x2), noise, bias, leaky ReLU, clamp."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, kernel_size: int = 3,
+                 up: int = 1, use_noise: bool = True, activation: str = "lrelu", resample_filter=(1, 3, 3, 1),
+                 conv_clamp: float | None = None, channels_last: bool = False):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = use_noise
+        self.activation = activation
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
+        self.padding = kernel_size // 2
+        self.act_gain = default_gain(activation)
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+                                   .to(memory_format=memory_format))
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused_modconv: bool = True,
+                gain: float = 1) -> torch.Tensor:
+        if noise_mode not in NOISE_MODES:
+            raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        styles = self.affine(w)
+        noise = None
+        if self.use_noise and noise_mode == "random":
+            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+        elif self.use_noise and noise_mode == "const":
+            noise = self.noise_const * self.noise_strength
+        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
+                             resample_filter=self.resample_filter, flip_weight=(self.up == 1),
+                             fused_modconv=fused_modconv)
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, w_dim={self.w_dim}, "
+                f"resolution={self.resolution}, up={self.up}, activation={self.activation}")
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 convolution to image channels, without demodulation."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, kernel_size: int = 1,
+                 conv_clamp: float | None = None, channels_last: bool = False):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+                                   .to(memory_format=memory_format))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / np.sqrt(in_channels * kernel_size ** 2)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+
+    def extra_repr(self) -> str:
+        return f"in_channels={self.in_channels}, out_channels={self.out_channels}, w_dim={self.w_dim}"
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: [const input | conv0 (up x2)], conv1, and ToRGB (skip/last) or a skip conv (resnet)."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
+                 is_last: bool, architecture: str = "skip", resample_filter=(1, 3, 3, 1),
+                 conv_clamp: float | None = 256, use_fp16: bool = False, fp16_channels_last: bool = False,
+                 fused_modconv_default=True, **layer_kwargs):
+        if architecture not in ("orig", "skip", "resnet"):
+            raise InputError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
+        super().__init__()
+        self.in_channels = in_channels
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.is_last = is_last
+        self.architecture = architecture
+        self.use_fp16 = use_fp16
+        self.channels_last = use_fp16 and fp16_channels_last
+        self.fused_modconv_default = fused_modconv_default
+        self.register_buffer("resample_filter", setup_filter(list(resample_filter)))
+        self.num_conv = 0
+        self.num_torgb = 0
+        layer = dict(w_dim=w_dim, resolution=resolution, conv_clamp=conv_clamp, channels_last=self.channels_last,
+                     **layer_kwargs)
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, up=2, resample_filter=resample_filter, **layer)
+            self.num_conv += 1
+        self.conv1 = SynthesisLayer(out_channels, out_channels, **layer)
+        self.num_conv += 1
+        if is_last or architecture == "skip":
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp,
+                                    channels_last=self.channels_last)
+            self.num_torgb += 1
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
+                                    resample_filter=resample_filter, channels_last=self.channels_last)
+
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, force_fp32: bool = False,
+                fused_modconv=None, noise_mode: str = "const", update_emas: bool = False):
+        w_iter = iter(ws.unbind(dim=1))
+        fp16 = self.use_fp16 and not force_fp32 and ws.device.type == "cuda"
+        dtype = torch.float16 if fp16 else torch.float32
+        memory_format = torch.channels_last if self.channels_last and fp16 else torch.contiguous_format
+        if fused_modconv is None:
+            fused_modconv = self.fused_modconv_default
+        if fused_modconv == "inference_only":
+            fused_modconv = not self.training
+        kw = dict(fused_modconv=fused_modconv, noise_mode=noise_mode)
+
+        if self.in_channels == 0:
+            x = self.const.to(dtype=dtype, memory_format=memory_format).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.conv1(x, next(w_iter), **kw)
+        elif self.architecture == "resnet":
+            x = x.to(dtype=dtype, memory_format=memory_format)
+            y = self.skip(x, gain=np.sqrt(0.5))
+            x = self.conv0(x, next(w_iter), **kw)
+            x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), **kw)
+            x = y.add_(x)
+        else:
+            x = x.to(dtype=dtype, memory_format=memory_format)
+            x = self.conv0(x, next(w_iter), **kw)
+            x = self.conv1(x, next(w_iter), **kw)
+
+        if img is not None:
+            img = upsample2d(img, self.resample_filter)
+        if self.is_last or self.architecture == "skip":
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            y = y.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+            img = img.add_(y) if img is not None else y
+        return x, img
+
+    def extra_repr(self) -> str:
+        return f"resolution={self.resolution}, architecture={self.architecture}"
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [N, num_ws, w_dim] -> image [N, img_channels, R, R] in about [-1, 1]."""
+
+    def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
+                 channel_max: int = 512, num_fp16_res: int = 4, channels: dict | None = None, **block_kwargs):
+        if img_resolution < 4 or img_resolution & (img_resolution - 1):
+            raise InputError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+        super().__init__()
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_resolution_log2 = int(np.log2(img_resolution))
+        self.img_channels = img_channels
+        self.num_fp16_res = num_fp16_res
+        self.block_resolutions = [2 ** i for i in range(2, self.img_resolution_log2 + 1)]
+        self.channels = channels_table(img_resolution, channel_base, channel_max, channels)
+        fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            block = SynthesisBlock(self.channels[res // 2] if res > 4 else 0, self.channels[res], w_dim=w_dim,
+                                   resolution=res, img_channels=img_channels, is_last=(res == img_resolution),
+                                   use_fp16=(res >= fp16_resolution), **block_kwargs)
+            self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
+            setattr(self, f"b{res}", block)
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **block_kwargs) -> torch.Tensor:
+        """Render ws; noise_mode is 'const' (stored noise), 'random' (fresh noise) or 'none'."""
+        ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32)
+        x = img = None
+        w_idx = 0
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            # ToRGB of one block shares its w with the first conv of the next.
+            cur = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+            x, img = block(x, img, cur, noise_mode=noise_mode, **block_kwargs)
+            w_idx += block.num_conv
+        return img
+
+    def ws_resolutions(self) -> list[int]:
+        """The resolution each w row controls (w i drives the layers at 4 * 2**(i // 2))."""
+        return [min(4 * 2 ** (i // 2), self.img_resolution) for i in range(self.num_ws)]
+
+    def extra_repr(self) -> str:
+        return (f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
+                f"img_channels={self.img_channels}, num_fp16_res={self.num_fp16_res}")
+
+
+class Generator(nn.Module):
+    """StyleGAN2 generator: G(z, c) = G.synthesis(G.mapping(z, c))."""
+
+    generation = 2
+
+    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
+                 mapping_kwargs: dict | None = None, **synthesis_kwargs):
+        super().__init__()
+        synthesis_kwargs = {**synthesis_kwargs.pop("synthesis_kwargs", {}), **synthesis_kwargs}
+        mapping_kwargs = dict(mapping_kwargs or {})
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_channels = img_channels
+        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+                                          **synthesis_kwargs)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
+        synthesis_kwargs["channels"] = self.synthesis.channels
+        self.config = jsonable(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
+                                    img_channels=img_channels, mapping_kwargs=mapping_kwargs, **synthesis_kwargs))
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
+                truncation_cutoff: int | None = None, update_emas: bool = False, **synthesis_kwargs) -> torch.Tensor:
+        """Generate images [N, C, R, R] in about [-1, 1] from z [N, z_dim] and labels c [N, c_dim]."""
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                          update_emas=update_emas)
+        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)

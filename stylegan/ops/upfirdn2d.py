@@ -1,0 +1,154 @@
+"""FIR filtering with integer up/down-sampling (upfirdn2d), written with depthwise convolutions.
+
+Semantics (per channel): insert up-1 zeros after each pixel, pad (negative = crop), convolve with the
+filter `f` keeping only outputs whose footprint lies inside the padded image, keep every down-th pixel.
+Up-sampling uses a transposed convolution, so the zero-inserted image is never materialised, and
+down-sampling uses a strided convolution, so discarded pixels are never computed.
+"""
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+Padding = Union[int, Sequence[int]]
+Scaling = Union[int, Sequence[int]]
+
+
+def parse_scaling(s: Scaling) -> tuple[int, int]:
+    """Return (sx, sy) from an int or an [x, y] pair."""
+    sx, sy = (s, s) if isinstance(s, (int, np.integer)) else s
+    if int(sx) < 1 or int(sy) < 1:
+        raise ValueError(f"scaling factors must be >= 1, got {s}")
+    return int(sx), int(sy)
+
+
+def parse_padding(p: Padding) -> tuple[int, int, int, int]:
+    """Return (x0, x1, y0, y1) from an int, an [x, y] pair, or an [x0, x1, y0, y1] list."""
+    if isinstance(p, (int, np.integer)):
+        p = [p, p]
+    p = [int(v) for v in p]
+    if len(p) == 2:
+        p = [p[0], p[0], p[1], p[1]]
+    if len(p) != 4:
+        raise ValueError(f"padding must have 1, 2 or 4 values, got {p}")
+    return p[0], p[1], p[2], p[3]
+
+
+def filter_size(f: torch.Tensor | None) -> tuple[int, int]:
+    """Return (width, height) of a 1-D (separable) or 2-D filter; (1, 1) for None."""
+    if f is None:
+        return 1, 1
+    return int(f.shape[-1]), int(f.shape[0])
+
+
+def setup_filter(
+    f,
+    device: torch.device | str = "cpu",
+    normalize: bool = True,
+    flip_filter: bool = False,
+    gain: float = 1,
+    separable: bool | None = None,
+) -> torch.Tensor:
+    """Make a float32 FIR filter from taps: 1-D taps become a 2-D outer product unless `separable`.
+
+    By default 1-D filters of 8 or more taps stay separable. `normalize` gives unit DC gain, and `gain`
+    scales the overall signal magnitude.
+    """
+    f = torch.as_tensor(1 if f is None else f, dtype=torch.float32)
+    if f.ndim == 0:
+        f = f[None]
+    if f.ndim not in (1, 2) or f.numel() == 0:
+        raise ValueError(f"filter must be a non-empty 1-D or 2-D array, got shape {tuple(f.shape)}")
+    if separable is None:
+        separable = f.ndim == 1 and f.numel() >= 8
+    if f.ndim == 1 and not separable:
+        f = torch.outer(f, f)
+    if normalize:
+        f = f / f.sum()
+    if flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    f = f * (gain ** (f.ndim / 2))
+    return f.to(device=device)
+
+
+def _fir(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int, int],
+         pad: tuple[int, int, int, int], flip_filter: bool) -> torch.Tensor:
+    """upfirdn2d with a 2-D kernel k [kh, kw] (already scaled by the gain)."""
+    channels = x.shape[1]
+    kh, kw = k.shape
+    (ux, uy), (dx, dy), (px0, px1, py0, py1) = up, down, pad
+    if ux == 1 and uy == 1:
+        # Correlation with the flipped filter == convolution with the filter.
+        w = k if flip_filter else k.flip([0, 1])
+        w = w[None, None].expand(channels, 1, kh, kw).contiguous()
+        if px0 or px1 or py0 or py1:
+            x = F.pad(x, [px0, px1, py0, py1])
+        return F.conv2d(x, w, stride=(dy, dx), groups=channels)
+    # A transposed convolution is zero insertion followed by a full convolution with the filter;
+    # the result is then shifted/cropped to the requested padding.
+    w = k.flip([0, 1]) if flip_filter else k
+    w = w[None, None].expand(channels, 1, kh, kw).contiguous()
+    x = F.conv_transpose2d(x, w, stride=(uy, ux), groups=channels)
+    x = F.pad(x, [px0 - (kw - 1), px1 + ux - kw, py0 - (kh - 1), py1 + uy - kh])
+    if dx > 1 or dy > 1:
+        x = x[:, :, ::dy, ::dx]
+    return x
+
+
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: Scaling = 1,
+    down: Scaling = 1,
+    padding: Padding = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+) -> torch.Tensor:
+    """Upsample (zero insertion), pad, FIR-filter and downsample a batch of images [N, C, H, W].
+
+    `f` is a 2-D filter [fh, fw], a 1-D separable filter [taps], or None (identity); `padding` is relative
+    to the upsampled image; `flip_filter=True` means correlation instead of convolution.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"upfirdn2d expects [N, C, H, W], got shape {tuple(x.shape)}")
+    up, down, pad = parse_scaling(up), parse_scaling(down), parse_padding(padding)
+    if f is None:
+        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
+    if f.ndim == 2:
+        return _fir(x, f, up, down, pad, flip_filter)
+    # Separable: filter along x, then along y.
+    x = _fir(x, f[None, :], (up[0], 1), (down[0], 1), (pad[0], pad[1], 0, 0), flip_filter)
+    return _fir(x, f[:, None], (1, up[1]), (1, down[1]), (0, 0, pad[2], pad[3]), flip_filter)
+
+
+def filter2d(x: torch.Tensor, f: torch.Tensor | None, padding: Padding = 0, flip_filter: bool = False,
+             gain: float = 1) -> torch.Tensor:
+    """Filter images with `f`, padded so the output has the input's size (plus `padding`)."""
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    p = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
+    return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain)
+
+
+def upsample2d(x: torch.Tensor, f: torch.Tensor | None, up: Scaling = 2, padding: Padding = 0,
+               flip_filter: bool = False, gain: float = 1) -> torch.Tensor:
+    """Upsample images by `up` with the FIR filter `f`; the output is exactly `up` times larger."""
+    ux, uy = parse_scaling(up)
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    p = [px0 + (fw + ux - 1) // 2, px1 + (fw - ux) // 2, py0 + (fh + uy - 1) // 2, py1 + (fh - uy) // 2]
+    return upfirdn2d(x, f, up=(ux, uy), padding=p, flip_filter=flip_filter, gain=gain * ux * uy)
+
+
+def downsample2d(x: torch.Tensor, f: torch.Tensor | None, down: Scaling = 2, padding: Padding = 0,
+                 flip_filter: bool = False, gain: float = 1) -> torch.Tensor:
+    """Downsample images by `down` with the FIR filter `f`; the output is exactly `down` times smaller."""
+    dx, dy = parse_scaling(down)
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    p = [px0 + (fw - dx + 1) // 2, px1 + (fw - dx) // 2, py0 + (fh - dy + 1) // 2, py1 + (fh - dy) // 2]
+    return upfirdn2d(x, f, down=(dx, dy), padding=p, flip_filter=flip_filter, gain=gain)
