@@ -44,3 +44,15 @@ def parse_seeds(text: str | Iterable[int]) -> list[int]:
             raise InputError(f"seed {hi} is too large; seeds go up to {MAX_SEED}")
         seeds.extend(range(lo, hi + 1))
     return seeds
+
+
+STYLE_BANDS = {"coarse": (0, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
+
+
+def style_ranges(G) -> dict[str, list[int]]:
+    """The ws indices of the coarse (4²-8²), middle (16²-32²) and fine (64²+) styles of a generator.
+
+    StyleGAN1/2 map w i to resolution 4 * 2**(i // 2); StyleGAN3 uses each layer's sampling rate.
+    """
+    resolutions = G.synthesis.ws_resolutions()
+    return {band: [i for i, r in enumerate(resolutions) if lo <= r <= hi] for band, (lo, hi) in STYLE_BANDS.items()}

@@ -198,10 +198,11 @@ class SynthesisLayer(nn.Module):
             styles = styles * (1 / np.sqrt(self.in_channels * self.conv_kernel ** 2))
         fp16 = self.use_fp16 and not force_fp32 and x.device.type == "cuda"
         x = modulated_conv2d_v3(x.to(torch.float16 if fp16 else torch.float32), self.weight, styles,
-                                padding=self.conv_kernel - 1, demodulate=not self.is_torgb, input_gain=input_gain)
+                                padding=self.conv_kernel - 1, demodulate=not self.is_torgb, input_gain=input_gain,
+                                bias=self.bias)
         gain = 1 if self.is_torgb else np.sqrt(2)
         slope = 1 if self.is_torgb else 0.2
-        return filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, b=self.bias.to(x.dtype), up=self.up_factor,
+        return filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, up=self.up_factor,
                               down=self.down_factor, padding=self.padding, gain=gain, slope=slope,
                               clamp=self.conv_clamp)
 
@@ -254,6 +255,9 @@ class SynthesisNetwork(nn.Module):
             raise InputError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32).unbind(dim=1)
         x = self.input(ws[0])
+        if x.device.type == "cpu":
+            # oneDNN's depthwise and transposed convolutions (the filters) are much faster channels-last.
+            x = x.contiguous(memory_format=torch.channels_last)
         for name, w in zip(self.layer_names, ws[1:]):
             x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas)
         if self.output_scale != 1:
@@ -261,9 +265,10 @@ class SynthesisNetwork(nn.Module):
         return x.to(torch.float32)
 
     def ws_resolutions(self) -> list[int]:
-        """The output sampling rate (detail scale) each w row controls."""
-        rates = [self.input.sampling_rate] + [getattr(self, n).out_sampling_rate for n in self.layer_names]
-        return [int(min(r, self.img_resolution)) for r in rates]
+        """The detail scale each w row controls, as the resolution whose Nyquist limit is the row's cutoff
+        (2 x cutoff, rounded to a power of two): 4 for the input features up to img_resolution for ToRGB."""
+        cutoffs = [self.input.bandwidth] + [getattr(self, n).out_cutoff for n in self.layer_names]
+        return [int(min(2 ** round(np.log2(2 * f)), self.img_resolution)) for f in cutoffs]
 
     def extra_repr(self) -> str:
         return (f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "

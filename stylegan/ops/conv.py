@@ -106,26 +106,24 @@ def modulated_conv2d(
         weight = weight * (1 / np.sqrt(in_channels * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
 
-    w = dcoefs = None
-    if demodulate or fused_modconv:
-        w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, kh, kw]
-    if demodulate:
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
-
     if not fused_modconv:
+        # sum_{i,k} (w[o,i,k] s[n,i])^2 == (s^2 @ sum_k w^2) without building per-sample weights.
+        if demodulate:
+            dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
                             flip_weight=flip_weight)
         if demodulate and noise is not None:
-            return torch.addcmul(noise.to(x.dtype), x, dcoefs.to(x.dtype).reshape(batch, -1, 1, 1))
+            return (x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)).add_(noise.to(x.dtype))
         if demodulate:
             return x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
         if noise is not None:
             return x.add_(noise.to(x.dtype))
         return x
 
+    w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, kh, kw]
     if demodulate:
-        w = w * dcoefs.reshape(batch, -1, 1, 1, 1)
+        w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(batch, -1, 1, 1, 1)
     x = x.reshape(1, -1, *x.shape[2:])
     w = w.reshape(-1, in_channels, kh, kw)
     x = conv2d_resample(x, w.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding, groups=batch,
@@ -143,9 +141,11 @@ def modulated_conv2d_v3(
     demodulate: bool = True,
     padding: Padding = 0,
     input_gain: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """StyleGAN3 modulated convolution: weights and styles are RMS-normalised before modulation, and
-    `input_gain` ([], [I] or [N, I]) scales the input channels (the inverse input magnitude)."""
+    `input_gain` ([], [I] or [N, I]) scales the input channels (the inverse input magnitude).
+    `bias` [O] is added to the output inside the convolution."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = w.shape
     if s.shape != (batch, in_channels):
@@ -158,6 +158,11 @@ def modulated_conv2d_v3(
         w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(batch, -1, 1, 1, 1)
     if input_gain is not None:
         w = w * input_gain.expand(batch, in_channels).reshape(batch, 1, -1, 1, 1)
+    if bias is not None:
+        bias = bias.to(x.dtype)
+    if batch == 1:  # a plain convolution; keeps the input's memory format
+        return F.conv2d(x, w[0].to(x.dtype), bias, padding=padding)
     x = x.reshape(1, -1, *x.shape[2:])
-    x = F.conv2d(x, w.reshape(-1, in_channels, kh, kw).to(x.dtype), padding=padding, groups=batch)
+    x = F.conv2d(x, w.reshape(-1, in_channels, kh, kw).to(x.dtype), None if bias is None else bias.repeat(batch),
+                 padding=padding, groups=batch)
     return x.reshape(batch, -1, *x.shape[2:])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from .bias_act import bias_act
 from .upfirdn2d import Padding, filter_size, parse_padding, upfirdn2d
 
 
@@ -40,6 +40,12 @@ def filtered_lrelu(
         raise ValueError("filtered_lrelu: the padded, upsampled input is smaller than the upsampling filter")
     if b is not None:
         x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
-    x = upfirdn2d(x, fu, up=up, padding=[px0, px1, py0, py1], gain=up ** 2, flip_filter=flip_filter)
-    x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
+    # leaky_relu(v) * gain == leaky_relu(v * gain) for gain > 0, so the gain rides on the upsampling
+    # filter's taps and the activation and clamp run in place on the upsampled tensor.
+    x = upfirdn2d(x, fu, up=up, padding=[px0, px1, py0, py1], gain=up ** 2 * gain, flip_filter=flip_filter)
+    tracked = torch.is_grad_enabled() and x.requires_grad
+    if slope != 1:
+        x = F.leaky_relu(x, slope) if tracked else F.leaky_relu_(x, slope)
+    if clamp is not None:
+        x = x.clamp(-clamp, clamp) if tracked else x.clamp_(-clamp, clamp)
     return upfirdn2d(x, fd, down=down, flip_filter=flip_filter)

@@ -74,6 +74,14 @@ def setup_filter(
     return f.to(device=device)
 
 
+def pad_or_crop(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    """Zero-pad (positive) or crop (negative) the last two dims; crops are views, not copies."""
+    x = x[:, :, max(-top, 0):x.shape[2] - max(-bottom, 0), max(-left, 0):x.shape[3] - max(-right, 0)]
+    if left > 0 or right > 0 or top > 0 or bottom > 0:
+        x = F.pad(x, [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)])
+    return x
+
+
 def _fir(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int, int],
          pad: tuple[int, int, int, int], flip_filter: bool) -> torch.Tensor:
     """upfirdn2d with a 2-D kernel k [kh, kw] (already scaled by the gain)."""
@@ -84,15 +92,18 @@ def _fir(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int,
         # Correlation with the flipped filter == convolution with the filter.
         w = k if flip_filter else k.flip([0, 1])
         w = w[None, None].expand(channels, 1, kh, kw).contiguous()
-        if px0 or px1 or py0 or py1:
-            x = F.pad(x, [px0, px1, py0, py1])
-        return F.conv2d(x, w, stride=(dy, dx), groups=channels)
+        if px0 == px1 >= 0 and py0 == py1 >= 0:
+            return F.conv2d(x, w, stride=(dy, dx), padding=(py0, px0), groups=channels)
+        return F.conv2d(pad_or_crop(x, px0, px1, py0, py1), w, stride=(dy, dx), groups=channels)
     # A transposed convolution is zero insertion followed by a full convolution with the filter;
-    # the result is then shifted/cropped to the requested padding.
+    # the result is then shifted/cropped to the requested padding. The symmetric part of the crop is
+    # left to the transposed convolution itself, so those pixels are never computed.
     w = k.flip([0, 1]) if flip_filter else k
     w = w[None, None].expand(channels, 1, kh, kw).contiguous()
-    x = F.conv_transpose2d(x, w, stride=(uy, ux), groups=channels)
-    x = F.pad(x, [px0 - (kw - 1), px1 + ux - kw, py0 - (kh - 1), py1 + uy - kh])
+    left, right, top, bottom = px0 - (kw - 1), px1 + ux - kw, py0 - (kh - 1), py1 + uy - kh
+    cx, cy = max(min(-left, -right), 0), max(min(-top, -bottom), 0)
+    x = F.conv_transpose2d(x, w, stride=(uy, ux), padding=(cy, cx), groups=channels)
+    x = pad_or_crop(x, left + cx, right + cx, top + cy, bottom + cy)
     if dx > 1 or dy > 1:
         x = x[:, :, ::dy, ::dx]
     return x

@@ -1,0 +1,68 @@
+"""A readable description of a checkpoint and its networks (what `stylegan info` prints)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from . import formats
+from .latent import style_ranges
+
+FORMAT_NAMES = {"nvidia-pkl": "NVIDIA network pickle", "native": "stylegan native (safetensors + JSON)"}
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _ranges(indices: list[int]) -> str:
+    if not indices:
+        return "-"
+    return f"{indices[0]}-{indices[-1]}" if len(indices) > 1 else str(indices[0])
+
+
+def _generator_lines(G: nn.Module) -> list[str]:
+    lines = [
+        f"  generation      StyleGAN{G.generation}",
+        f"  resolution      {G.img_resolution}x{G.img_resolution}, {G.img_channels} channels",
+        f"  z_dim / w_dim   {G.z_dim} / {G.w_dim}",
+        f"  c_dim           {G.c_dim}" + (" (unconditional)" if G.c_dim == 0 else " (conditional: use --class)"),
+        f"  num_ws          {G.num_ws}",
+        "  styles          " + ", ".join(f"{k} {_ranges(v)}" for k, v in style_ranges(G).items()),
+        f"  parameters      mapping {_count(G.mapping):,}, synthesis {_count(G.synthesis):,}, total {_count(G):,}",
+    ]
+    if G.generation == 3:
+        lines.append("  layers          name              size  channels  sampling rate  cutoff")
+        s = G.synthesis
+        lines.append(f"                  {'input':<16}{int(s.input.size[0]):>6}{s.input.channels:>10}"
+                     f"{s.input.sampling_rate:>15g}{s.input.bandwidth:>8.3g}")
+        for name in s.layer_names:
+            layer = getattr(s, name)
+            lines.append(f"                  {name:<16}{int(layer.out_size[0]):>6}{layer.out_channels:>10}"
+                         f"{layer.out_sampling_rate:>15g}{layer.out_cutoff:>8.3g}")
+    return lines
+
+
+def describe(path: str | Path) -> str:
+    """Multi-line description: format, then each network's dimensions, style bands and parameter counts."""
+    fmt = formats.detect_format(path)
+    nets = formats.load_networks(path)
+    order = ("G_ema", "G", "D")
+    nets = {k: nets[k] for k in sorted(nets, key=lambda k: order.index(k) if k in order else len(order))}
+    lines = [f"file            {path}", f"format          {FORMAT_NAMES.get(fmt, fmt)}",
+             f"networks        {', '.join(nets)}"]
+    shown: dict[str, str] = {}
+    for name, net in nets.items():
+        lines.append(f"{name}:")
+        same = next((other for other, cfg in shown.items() if cfg == getattr(net, "config", None)), None)
+        shown[name] = getattr(net, "config", None)
+        if same is not None:
+            lines.append(f"  same architecture as {same}")
+        elif hasattr(net, "synthesis"):
+            lines += _generator_lines(net)
+        else:
+            lines += [f"  resolution      {net.img_resolution}x{net.img_resolution}, {net.img_channels} channels",
+                      f"  c_dim           {net.c_dim}",
+                      f"  architecture    {net.b4.architecture}",
+                      f"  parameters      {_count(net):,}"]
+    return "\n".join(lines)
