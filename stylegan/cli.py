@@ -62,13 +62,11 @@ def _user_errors(func):
 
 @click.group()
 @click.version_option(package_name="stylegan")
-def main() -> None:
+def cli() -> None:
     """StyleGAN 1/2/3: load checkpoints safely, generate, and more. Run `stylegan VERB --help`."""
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda msg, *a, **k: f"warning: {msg}\n"
 
 
-@main.command()
+@cli.command()
 @click.option("--network", "network", required=True, help="Checkpoint: NVIDIA .pkl or native .safetensors")
 @click.option("--seeds", required=True, help="Seeds, e.g. 0-3,7")
 @click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi")
@@ -109,7 +107,7 @@ def generate(network: str, seeds: str, truncation_psi: float, truncation_cutoff:
         click.echo(str(out / "grid.png"))
 
 
-@main.command()
+@cli.command()
 @click.option("--network", "network", required=True, help="Checkpoint to describe")
 @_user_errors
 def info(network: str) -> None:
@@ -117,7 +115,7 @@ def info(network: str) -> None:
     click.echo(describe(network))
 
 
-@main.command()
+@cli.command()
 @click.argument("src")
 @click.argument("dst")
 @_user_errors
@@ -126,6 +124,12 @@ def convert(src: str, dst: str) -> None:
     nets = formats.load_networks(src)
     formats.save(nets, dst, extra={"converted_from": Path(src).name})
     click.echo(f"{dst}: {', '.join(nets)}")
+
+
+def main() -> None:
+    """Console entry point: warnings print as one line each, then the command runs."""
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    cli()
 
 
 if __name__ == "__main__":

@@ -88,7 +88,8 @@ def _discriminator(d: PersistentObject) -> nn.Module:
         block_kwargs=dict(activation=str(blocks[0].get("conv0").get("activation", "lrelu")),
                           resample_filter=_filter_taps(blocks[0]), freeze_layers=frozen,
                           fp16_channels_last=bool(blocks[0].get("channels_last", False))),
-        mapping_kwargs=_mapping_kwargs(d.get("mapping")) if c_dim > 0 else {},
+        mapping_kwargs={k: v for k, v in _mapping_kwargs(d.get("mapping")).items() if k != "w_avg_beta"}
+        if c_dim > 0 else {},
         epilogue_kwargs=dict(mbstd_group_size=mbstd.get("group_size") if mbstd is not None else None,
                              mbstd_num_channels=int(mbstd.get("num_channels")) if mbstd is not None else 0),
     )

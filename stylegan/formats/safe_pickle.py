@@ -8,6 +8,8 @@ below (tensor and array rebuilders, ordered dicts); anything else is refused bef
 """
 from __future__ import annotations
 
+import _compat_pickle
+import codecs
 import collections
 import io
 import pickle
@@ -108,6 +110,12 @@ def _numpy_scalar(dtype, data=None):
     return np.frombuffer(data, dtype=dtype, count=1)[0] if data is not None else dtype.type()
 
 
+def _numpy_frombuffer(buffer, dtype, shape, order):
+    if np.dtype(dtype).hasobject:
+        raise UnsafePickleError("the pickle holds a numpy object array, which could run code; refusing it")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
+
+
 def _allowlist() -> dict[tuple[str, str], Any]:
     allowed: dict[tuple[str, str], Any] = {
         ("collections", "OrderedDict"): collections.OrderedDict,
@@ -130,9 +138,11 @@ def _allowlist() -> dict[tuple[str, str], Any]:
                  "_rebuild_parameter_with_state"):
         if hasattr(torch._utils, name):
             allowed[("torch._utils", name)] = getattr(torch._utils, name)
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(mod, "_reconstruct")] = _numpy_reconstruct
-        allowed[(mod, "scalar")] = _numpy_scalar
+    for core in ("numpy.core", "numpy._core"):
+        allowed[(f"{core}.multiarray", "_reconstruct")] = _numpy_reconstruct
+        allowed[(f"{core}.multiarray", "scalar")] = _numpy_scalar
+        allowed[(f"{core}.numeric", "_frombuffer")] = _numpy_frombuffer
+    allowed[("_codecs", "encode")] = codecs.encode  # how protocol-2 pickles store bytes
     for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8,
                   torch.int16, torch.int32, torch.int64, torch.bool):
         allowed[("torch", str(dtype).split(".")[-1])] = dtype
@@ -150,6 +160,9 @@ class SafeUnpickler(pickle.Unpickler):
         self._allowed = {**ALLOWED_GLOBALS, **(extra or {})}
 
     def find_class(self, module: str, name: str) -> Any:
+        # Protocol 0-2 pickles name some globals as Python 2 did (__builtin__.set, copy_reg, ...).
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         try:
             return self._allowed[(module, name)]
         except KeyError:

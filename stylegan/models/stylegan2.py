@@ -26,8 +26,14 @@ def channels_table(img_resolution: int, channel_base: int, channel_max: int,
         missing = [r for r in resolutions if r not in table]
         if missing:
             raise InputError(f"channels table lacks resolutions {missing}")
-        return {r: table[r] for r in resolutions}
-    return {r: min(channel_base // r, channel_max) for r in resolutions}
+        table = {r: table[r] for r in resolutions}
+    else:
+        table = {r: min(channel_base // r, channel_max) for r in resolutions}
+    empty = [r for r, c in table.items() if c < 1]
+    if empty:
+        raise InputError(f"no channels at resolutions {empty}: raise channel_base (now {channel_base}) to at least "
+                         f"{max(empty)} or give an explicit channels table")
+    return table
 
 
 class SynthesisLayer(nn.Module):

@@ -1,0 +1,134 @@
+"""Our networks, loaded from official pickles, reproduce the official outputs; names and shapes match."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import stylegan
+from stylegan.formats.safe_pickle import safe_load
+from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
+from stylegan.models.stylegan3 import design_lowpass_filter
+
+from conftest import DATA, fixture_path, max_diff, reference
+
+TOL = 1e-3  # the bar of the fixtures' README; typical differences are ~1e-6
+
+
+def _outputs(G, ref, D=None):
+    z = torch.from_numpy(ref["z"])
+    c = torch.from_numpy(ref["c"]) if ref["c"].size else None
+    with torch.no_grad():
+        ws = G.mapping(z, c, truncation_psi=0.7)
+        out = dict(ws_psi07=ws, img_psi07_const=G.synthesis(ws, noise_mode="const"),
+                   img_psi1_const=G(z, c, truncation_psi=1.0, noise_mode="const"))
+        if D is not None:
+            out["d_logits"] = D(torch.from_numpy(ref["img_psi07_const"]), c)
+    return out
+
+
+@pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
+def test_shared_fixtures_match_official_outputs(name):
+    path = fixture_path(name)
+    ref = reference(path)
+    G = stylegan.load(path)
+    out = _outputs(G, ref)
+    diffs = {k: max_diff(v, ref[k]) for k, v in out.items()}
+    print(name, diffs)
+    assert max(diffs.values()) <= TOL
+    assert diffs["ws_psi07"] < 1e-5
+
+
+@pytest.mark.parametrize("name", ["sg2_cond_orig_32.pkl", "sg2_resnet_gray_32.pkl", "sg3r_32.pkl"])
+def test_more_architectures_match_official_outputs(name):
+    path = DATA / name
+    ref = reference(path)
+    nets = stylegan.load_networks(path)
+    out = _outputs(nets["G"], ref, nets["D"])
+    diffs = {k: max_diff(v, ref[k]) for k, v in out.items()}
+    print(name, diffs)
+    assert max(diffs.values()) <= TOL
+    # G_ema is a different set of weights in these files: it must not be confused with G.
+    assert max_diff(_outputs(nets["G_ema"], ref)["img_psi1_const"], ref["img_psi1_const"]) > 1e-3
+
+
+def test_batch_of_one_equals_batch():
+    path = fixture_path("sg2_skip_32.pkl")
+    ref = reference(path)
+    G = stylegan.load(path)
+    ws = torch.from_numpy(ref["ws_psi07"])
+    with torch.no_grad():
+        singles = torch.cat([G.synthesis(ws[i:i + 1]) for i in range(len(ws))])
+    assert max_diff(singles, ref["img_psi07_const"]) <= TOL
+
+
+@pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
+def test_fresh_generator_has_the_official_state_dict(name):
+    """A generator built from the file's constructor kwargs has exactly the saved names and shapes."""
+    path = fixture_path(name)
+    with open(path, "rb") as f:
+        saved = safe_load(f)["G_ema"]
+    cls = StyleGAN3Generator if name.startswith("sg3") else StyleGAN2Generator
+    ours = cls(**saved.init_kwargs).state_dict()
+    theirs = saved.state_dict()
+    assert sorted(ours) == sorted(theirs)
+    assert all(tuple(ours[k].shape) == tuple(theirs[k].shape) for k in ours)
+
+
+def _shapes(net):
+    return {k: list(v.shape) for k, v in net.state_dict().items()}
+
+
+def test_default_networks_have_official_names_and_shapes():
+    expected = json.loads((DATA / "official_state_dict_shapes.json").read_text())
+    built = {
+        "sg2_G_1024": StyleGAN2Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=1024, img_channels=3),
+        "sg2_D_1024": Discriminator(c_dim=0, img_resolution=1024, img_channels=3),
+        "sg2_D_cond_256": Discriminator(c_dim=10, img_resolution=256, img_channels=3),
+        "sg3t_G_1024": StyleGAN3Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=1024, img_channels=3),
+        "sg3r_G_1024": StyleGAN3Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=1024, img_channels=3,
+                                          channel_base=65536, channel_max=1024, conv_kernel=1,
+                                          use_radial_filters=True),
+    }
+    for label, net in built.items():
+        assert _shapes(net) == expected[label], label
+
+
+def _anisotropy(f: torch.Tensor, radius: float) -> float:
+    """Spread over directions of a symmetric 2-D filter's frequency response on a circle of `radius`
+    (cycles per sample); 0 for a perfectly radial filter."""
+    pos = torch.arange(f.shape[0], dtype=torch.float64) - (f.shape[0] - 1) / 2
+    angles = torch.linspace(0, np.pi / 2, 16, dtype=torch.float64)
+    cos_x = torch.cos(2 * np.pi * (radius * torch.cos(angles))[:, None] * pos[None, :])
+    cos_y = torch.cos(2 * np.pi * (radius * torch.sin(angles))[:, None] * pos[None, :])
+    response = torch.einsum("ay,yx,ax->a", cos_y, f.double(), cos_x)
+    return float(response.max() - response.min())
+
+
+def test_stylegan3_r_filters_are_symmetric_unit_gain_and_radial():
+    G = StyleGAN3Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=64, img_channels=3, channel_base=2048,
+                           channel_max=32, conv_kernel=1, use_radial_filters=True)
+    gaps = []
+    for name in G.synthesis.layer_names:
+        layer = getattr(G.synthesis, name)
+        assert layer.weight.shape[2:] == (1, 1) or layer.is_torgb
+        for f in (layer.up_filter, layer.down_filter):
+            if f is None:
+                continue
+            assert abs(float(f.sum()) - 1) < 1e-5  # unit DC gain
+            assert max_diff(f, f.flip(list(range(f.ndim)))) < 1e-7  # symmetric
+        f = layer.down_filter
+        if layer.down_radial:
+            assert f.ndim == 2 and max_diff(f, f.t()) < 1e-7
+            # Radial: its response at the cutoff is no less isotropic than the separable (T) design's.
+            separable = design_lowpass_filter(layer.down_taps, layer.out_cutoff, layer.out_half_width * 2,
+                                              layer.tmp_sampling_rate)
+            radius = layer.out_cutoff / layer.tmp_sampling_rate
+            ours, theirs = _anisotropy(f, radius), _anisotropy(torch.outer(separable, separable), radius)
+            assert ours <= theirs + 1e-3
+            gaps.append((ours, theirs))
+        elif f is not None:
+            assert f.ndim == 1
+    assert gaps and gaps[-1][0] < 0.5 * gaps[-1][1]  # the highest-cutoff radial filter is clearly more isotropic
+    critically_sampled = [getattr(G.synthesis, n) for n in G.synthesis.layer_names[-3:]]
+    assert not any(layer.down_radial for layer in critically_sampled)
