@@ -1,0 +1,19 @@
+"""`stylegan <verb>`: a thin command line over the Python API, with the official tools' flag names.
+
+Each module `commands_*.py` defines the verbs of one capability on the shared `cli` group.
+"""
+from __future__ import annotations
+
+import warnings
+
+from .common import cli
+from . import commands_generate  # noqa: F401  (registers generate, info, convert)
+
+
+def main() -> None:
+    """Console entry point: warnings print as one line each, then the command runs."""
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    cli()
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,60 @@
+"""The command group and the option parsing shared by every verb."""
+from __future__ import annotations
+
+import functools
+
+import click
+import torch
+
+from ..errors import StyleGANError
+
+
+@click.group()
+@click.version_option(package_name="stylegan")
+def cli() -> None:
+    """StyleGAN 1/2/3: load checkpoints safely, generate, and more. Run `stylegan VERB --help`."""
+
+
+def user_errors(func):
+    """Report package errors as one-line CLI errors instead of tracebacks."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except StyleGANError as exc:
+            raise click.ClickException(str(exc)) from None
+    return wrapper
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> cuda when available, else cpu; a clear error for CUDA on a machine without it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise StyleGANError("--device cuda was asked for, but PyTorch sees no CUDA GPU; use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise StyleGANError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+
+
+def parse_grid(text: str | None) -> tuple[int, int] | None:
+    """'4x2' -> (4, 2) columns and rows; None stays None."""
+    if text is None:
+        return None
+    try:
+        cols, rows = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise StyleGANError(f"--grid must look like COLSxROWS (e.g. 4x2), got {text!r}") from None
+    if cols < 1 or rows < 1:
+        raise StyleGANError(f"--grid needs at least one column and one row, got {text!r}")
+    return cols, rows
+
+
+def parse_vec2(text: str) -> tuple[float, float]:
+    """'0.3,1' -> (0.3, 1.0)."""
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise StyleGANError(f"expected two numbers like 0.3,1 but got {text!r}") from None
+    return x, y
