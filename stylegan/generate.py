@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -11,23 +10,7 @@ from torch import nn
 
 from .errors import InputError
 from .io import to_uint8
-from .latent import seeds_to_z
-
-
-def class_label(G: nn.Module, class_idx: int | None, batch: int = 1,
-                device: torch.device | str = "cpu") -> torch.Tensor:
-    """One-hot labels c [batch, c_dim] for class `class_idx`; empty labels for unconditional models."""
-    c = torch.zeros([batch, G.c_dim], device=device)
-    if G.c_dim == 0:
-        if class_idx is not None:
-            warnings.warn("--class is ignored: this network is unconditional", stacklevel=2)
-        return c
-    if class_idx is None:
-        raise InputError(f"this network is conditional ({G.c_dim} classes): choose a class with --class 0..{G.c_dim - 1}")
-    if not 0 <= class_idx < G.c_dim:
-        raise InputError(f"class {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}")
-    c[:, class_idx] = 1
-    return c
+from .latent import class_label, device_of, seeds_to_z
 
 
 def check_truncation(G: nn.Module, psi: float, cutoff: int | None) -> None:
@@ -59,11 +42,37 @@ def generate_for_seeds(G: nn.Module, seeds: Sequence[int], truncation_psi: float
     check_truncation(G, truncation_psi, truncation_cutoff)
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, got {batch_size}")
-    device = next(G.parameters()).device
-    label = class_label(G, class_idx, 1, device)
+    device = device_of(G)
+    label = class_label(G, class_idx)
     for start in range(0, len(seeds), batch_size):
         chunk = list(seeds[start:start + batch_size])
         z = seeds_to_z(chunk, G.z_dim, device)
         img = G(z, label.expand(len(chunk), -1), truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
                 noise_mode=noise_mode)
         yield from zip(chunk, to_uint8(img))
+
+
+@torch.no_grad()
+def render(G: nn.Module, ws: torch.Tensor, noise_mode="const", noise=None, batch_size: int = 8) -> np.ndarray:
+    """Synthesise ws [N, num_ws, w_dim] in batches; returns uint8 images [N, H, W, C].
+
+    `noise_mode`/`noise` as in G.synthesis; per-layer noise tensors may have batch N (sliced) or 1.
+    """
+    out = []
+    device = device_of(G)
+    for start in range(0, len(ws), batch_size):
+        chunk = ws[start:start + batch_size].to(device)
+        kwargs = {"noise_mode": noise_mode}
+        if noise is not None:
+            kwargs["noise"] = [None if n is None else (n[start:start + batch_size] if n.shape[0] > 1 else n)
+                               for n in noise]
+        out.append(to_uint8(G.synthesis(chunk, **kwargs)))
+    return np.concatenate(out) if out else np.zeros([0, G.img_resolution, G.img_resolution, G.img_channels],
+                                                    np.uint8)
+
+
+def random_noise(G: nn.Module, batch: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Unit-variance noise for every noise layer of a StyleGAN1/2 generator, drawn from `generator`."""
+    layers = G.synthesis.noise_layers()
+    return [torch.randn([batch, 1, layer.resolution, layer.resolution], generator=generator).to(device_of(G))
+            for layer in layers]

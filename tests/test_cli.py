@@ -70,6 +70,7 @@ def test_generate_grayscale_network_writes_grayscale_png(tmp_path):
     (["--seeds", "1", "--trunc", "abc"], "is not a valid float"),
     (["--seeds", "1", "--trunc-cutoff", "40"], "between 0 and num_ws"),
     (["--seeds", "0-5", "--grid", "2x2"], "holds 4 images"),
+    (["--seeds", "1", "--projected-w", "x.npz"], "either --seeds or --projected-w"),
     (["--seeds", "1", "--grid", "two"], "COLSxROWS"),
     (["--seeds", "1", "--translate", "0.5,0"], "need a StyleGAN3 network"),
     (["--seeds", "1", "--device", "cuda:7"], "cuda"),

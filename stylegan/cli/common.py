@@ -6,7 +6,9 @@ import functools
 import click
 import torch
 
+from .. import formats
 from ..errors import StyleGANError
+from ..generate import set_input_transform
 
 
 @click.group()
@@ -58,3 +60,29 @@ def parse_vec2(text: str) -> tuple[float, float]:
     except ValueError:
         raise StyleGANError(f"expected two numbers like 0.3,1 but got {text!r}") from None
     return x, y
+
+
+def generator_options(func):
+    """The options every generating verb shares: network, truncation, class, noise, transform, device."""
+    options = [
+        click.option("--network", required=True, help="Checkpoint: NVIDIA .pkl or native .safetensors"),
+        click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi"),
+        click.option("--trunc-cutoff", "truncation_cutoff", type=int, default=None,
+                     help="Truncate only the first N ws"),
+        click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks"),
+        click.option("--noise-mode", type=click.Choice(["const", "random", "none"]), default="const",
+                     show_default=True),
+        click.option("--translate", default="0,0", show_default=True, help="StyleGAN3: translate X,Y"),
+        click.option("--rotate", type=float, default=0.0, show_default=True, help="StyleGAN3: rotate, degrees"),
+        click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def load_generator(network: str, device: str, translate: str = "0,0", rotate: float = 0.0):
+    """Load G_ema on the chosen device and apply a StyleGAN3 translate/rotate."""
+    G = formats.load(network, device=resolve_device(device))
+    set_input_transform(G, parse_vec2(translate), rotate)
+    return G

@@ -64,14 +64,18 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused_modconv: bool = True,
-                gain: float = 1) -> torch.Tensor:
+                gain: float = 1, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise` (unit-variance, broadcastable to [N, 1, R, R]) replaces what noise_mode would draw."""
         if noise_mode not in NOISE_MODES:
             raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         styles = self.affine(w)
-        noise = None
-        if self.use_noise and noise_mode == "random":
+        if not self.use_noise:
+            noise = None
+        elif noise is not None:
+            noise = noise.to(x.device) * self.noise_strength
+        elif noise_mode == "random":
             noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
-        elif self.use_noise and noise_mode == "const":
+        elif noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
                              resample_filter=self.resample_filter, flip_weight=(self.up == 1),
@@ -150,8 +154,11 @@ class SynthesisBlock(nn.Module):
                                     resample_filter=resample_filter, channels_last=self.channels_last)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, force_fp32: bool = False,
-                fused_modconv=None, noise_mode: str = "const", update_emas: bool = False):
+                fused_modconv=None, noise_mode="const", noise=None, update_emas: bool = False):
+        """`noise_mode` and `noise` are one value for all convolutions or a sequence, one per convolution."""
         w_iter = iter(ws.unbind(dim=1))
+        modes = iter([noise_mode] * self.num_conv if isinstance(noise_mode, str) else noise_mode)
+        noises = iter(noise if noise is not None else [None] * self.num_conv)
         on_cpu = ws.device.type == "cpu"
         fp16 = self.use_fp16 and not force_fp32 and ws.device.type == "cuda"
         dtype = torch.float16 if fp16 else torch.float32
@@ -162,21 +169,22 @@ class SynthesisBlock(nn.Module):
             fused_modconv = False if on_cpu else self.fused_modconv_default
         if fused_modconv == "inference_only":
             fused_modconv = not self.training
-        kw = dict(fused_modconv=fused_modconv, noise_mode=noise_mode)
+
+        def conv(layer: SynthesisLayer, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
+            return layer(x, next(w_iter), noise_mode=next(modes), noise=next(noises), fused_modconv=fused_modconv,
+                         gain=gain)
 
         if self.in_channels == 0:
             x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1]).to(memory_format=memory_format)
-            x = self.conv1(x, next(w_iter), **kw)
+            x = conv(self.conv1, x)
         elif self.architecture == "resnet":
             x = x.to(dtype=dtype, memory_format=memory_format)
             y = self.skip(x, gain=np.sqrt(0.5))
-            x = self.conv0(x, next(w_iter), **kw)
-            x = self.conv1(x, next(w_iter), gain=np.sqrt(0.5), **kw)
+            x = conv(self.conv1, conv(self.conv0, x), gain=np.sqrt(0.5))
             x = y.add_(x)
         else:
             x = x.to(dtype=dtype, memory_format=memory_format)
-            x = self.conv0(x, next(w_iter), **kw)
-            x = self.conv1(x, next(w_iter), **kw)
+            x = conv(self.conv1, conv(self.conv0, x))
 
         if img is not None:
             img = upsample2d(img, self.resample_filter)
@@ -214,18 +222,38 @@ class SynthesisNetwork(nn.Module):
             self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
             setattr(self, f"b{res}", block)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **block_kwargs) -> torch.Tensor:
-        """Render ws; noise_mode is 'const' (stored noise), 'random' (fresh noise) or 'none'."""
+    def forward(self, ws: torch.Tensor, noise_mode="const", noise=None, **block_kwargs) -> torch.Tensor:
+        """Render ws [N, num_ws, w_dim].
+
+        noise_mode: 'const' (the stored noise), 'random' (fresh noise) or 'none', or a sequence with one
+        mode per noise layer (see `noise_layers`). noise: optional sequence of per-layer unit-variance noise
+        tensors ([N or 1, 1, R, R]; None entries follow noise_mode).
+        """
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32)
+        layers = self.noise_layers()
+        modes = [noise_mode] * len(layers) if isinstance(noise_mode, str) else list(noise_mode)
+        noise = [None] * len(layers) if noise is None else list(noise)
+        if len(modes) != len(layers) or len(noise) != len(layers):
+            raise InputError(f"per-layer noise settings need one entry per noise layer ({len(layers)}), "
+                             f"got {len(modes)} modes and {len(noise)} noise tensors")
         x = img = None
         w_idx = 0
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
             # ToRGB of one block shares its w with the first conv of the next.
             cur = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
-            x, img = block(x, img, cur, noise_mode=noise_mode, **block_kwargs)
+            span = slice(w_idx, w_idx + block.num_conv)
+            x, img = block(x, img, cur, noise_mode=modes[span], noise=noise[span], **block_kwargs)
             w_idx += block.num_conv
         return img
+
+    def noise_layers(self) -> list[SynthesisLayer]:
+        """The convolution layers in order; layer i takes w row i and noise input i."""
+        layers = []
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            layers += [block.conv0, block.conv1] if hasattr(block, "conv0") else [block.conv1]
+        return layers
 
     def ws_resolutions(self) -> list[int]:
         """The resolution each w row controls (w i drives the layers at 4 * 2**(i // 2))."""

@@ -1,0 +1,168 @@
+"""`stylegan mix | noise | truncation | interpolate | layers`: the day-to-day latent tools."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from .. import figures, video
+from ..errors import StyleGANError
+from ..io import make_grid, save_png
+from ..latent import load_ws, parse_seeds, resolve_layers, seeds_to_ws, style_ranges
+from .common import cli, generator_options, load_generator, parse_grid, user_errors
+
+SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")
+
+
+def sources_to_ws(G, text: str, psi: float, cutoff: int | None, class_idx: int | None):
+    """ws and labels for a comma-separated list of seeds/ranges and .npz/.npy ws files."""
+    ws, labels = [], []
+    for item in text.split(","):
+        if SEED_ITEM.fullmatch(item):
+            seeds = parse_seeds(item)
+            ws.append(seeds_to_ws(G, seeds, psi, cutoff, class_idx))
+            labels += [str(s) for s in seeds]
+        else:
+            loaded = load_ws(item.strip(), G)
+            ws.append(loaded)
+            stem = Path(item.strip()).stem
+            labels += [stem] if len(loaded) == 1 else [f"{stem}[{i}]" for i in range(len(loaded))]
+    if not ws:
+        raise StyleGANError("no seeds or ws files given")
+    return torch.cat(ws), labels
+
+
+@cli.command()
+@generator_options
+@click.option("--rows", required=True, help="Sources A (rows): seeds and/or .npz ws files, e.g. 85,100,75")
+@click.option("--cols", required=True, help="Sources B (columns) whose styles are copied, e.g. 55,821,1789")
+@click.option("--styles", multiple=True, default=["0-6"], show_default=True,
+              help="ws rows taken from B: 0-6, coarse, middle, fine, ...; repeat for stacked blocks")
+@click.option("--weight", type=float, default=1.0, show_default=True,
+              help="1 = replace A's rows by B's, 0.5 = average them")
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def mix(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+        rows, cols, styles, weight, outdir):
+    """Style mixing figure: each cell is row A with column B's styles in the chosen layers."""
+    G = load_generator(network, device, translate, rotate)
+    row_ws, row_labels = sources_to_ws(G, rows, truncation_psi, truncation_cutoff, class_idx)
+    col_ws, col_labels = sources_to_ws(G, cols, truncation_psi, truncation_cutoff, class_idx)
+    layer_sets = [(spec, resolve_layers(G, spec)) for spec in styles]
+    grid = figures.style_mixing(G, row_ws, col_ws, layer_sets, row_labels, col_labels, noise_mode, weight)
+    save_png(grid, Path(outdir) / "grid.png")
+    click.echo(str(Path(outdir) / "grid.png"))
+
+
+@cli.command()
+@generator_options
+@click.option("--seeds", required=True, help="Seeds (or .npz ws files), e.g. 0-2")
+@click.option("--samples", type=int, default=4, show_default=True, help="Noise realisations shown")
+@click.option("--std-samples", type=int, default=100, show_default=True, help="Realisations for the std-dev map")
+@click.option("--noise-seed", type=int, default=0, show_default=True)
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def noise(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+          seeds, samples, std_samples, noise_seed, outdir):
+    """Stochastic variation (several noise draws, zoomed crops, per-pixel std dev) and noise in layers."""
+    G = load_generator(network, device, translate, rotate)
+    if not hasattr(G.synthesis, "noise_layers"):
+        raise StyleGANError(f"StyleGAN{G.generation} networks have no noise inputs; use a StyleGAN1/2 network")
+    if samples < 1 or std_samples < 2:
+        raise StyleGANError("--samples must be at least 1 and --std-samples at least 2")
+    ws, labels = sources_to_ws(G, seeds, truncation_psi, truncation_cutoff, class_idx)
+    out = Path(outdir)
+    for i, label in enumerate(labels):
+        fig = figures.stochastic_variation(G, ws[i:i + 1], samples, std_samples, noise_seed)
+        save_png(fig["samples"], out / f"noise-{label}.png")
+        save_png(fig["std"], out / f"noise-std-{label}.png")
+        click.echo(str(out / f"noise-{label}.png"))
+    save_png(figures.noise_in_layers(G, ws, noise_seed), out / "noise-layers.png")
+    click.echo(str(out / "noise-layers.png"))
+
+
+@cli.command()
+@generator_options
+@click.option("--seeds", required=True, help="Seeds (or .npz ws files), one row each")
+@click.option("--psi", "psis", default="-1,-0.5,0,0.5,0.7,1,1.5", show_default=True, help="Comma-separated psi values")
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def truncation(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+               seeds, psis, outdir):
+    """Truncation sweep: rows = seeds, columns = psi (0 = the average image, negative = past it)."""
+    G = load_generator(network, device, translate, rotate)
+    try:
+        psi_list = [float(p) for p in psis.split(",")]
+    except ValueError:
+        raise StyleGANError(f"--psi must be comma-separated numbers, got {psis!r}") from None
+    ws, labels = sources_to_ws(G, seeds, 1.0, None, class_idx)
+    cutoff = truncation_cutoff
+    if cutoff is not None and not 0 <= cutoff <= G.num_ws:
+        raise StyleGANError(f"--trunc-cutoff must be between 0 and num_ws={G.num_ws}")
+    grid = figures.truncation_sweep(G, ws, psi_list, labels, cutoff, noise_mode)
+    save_png(grid, Path(outdir) / "truncation.png")
+    click.echo(str(Path(outdir) / "truncation.png"))
+
+
+@cli.command()
+@generator_options
+@click.option("--seeds", required=True, help="Keyframe seeds, e.g. 0-7 (split across grid cells)")
+@click.option("--space", type=click.Choice(["w", "z"]), default="w", show_default=True)
+@click.option("--kind", type=click.Choice(["linear", "cubic", "slerp"]), default=None,
+              help="Path shape; default cubic in W, slerp in Z")
+@click.option("--frames-per-step", type=int, default=60, show_default=True)
+@click.option("--loop", is_flag=True, help="Return to the first keyframe (seamless loop)")
+@click.option("--grid", default="1x1", show_default=True, help="COLSxROWS walks side by side")
+@click.option("--noise-loop", is_flag=True, help="Keep each seed's w fixed and loop the noise instead")
+@click.option("--fps", type=float, default=30, show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="walk.mp4 or walk.gif")
+@user_errors
+def interpolate(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+                seeds, space, kind, frames_per_step, loop, grid, noise_loop, fps, output):
+    """Latent walk video through seeds (W: cubic/linear, Z: slerp), or a noise-only loop."""
+    G = load_generator(network, device, translate, rotate)
+    seed_list = parse_seeds(seeds)
+    cols, rows = parse_grid(grid)
+    cells = cols * rows
+    if noise_loop:
+        if not hasattr(G.synthesis, "noise_layers"):
+            raise StyleGANError(f"--noise-loop needs noise inputs; StyleGAN{G.generation} networks have none")
+        if len(seed_list) != cells:
+            raise StyleGANError(f"--noise-loop shows one seed per grid cell: give {cells} seeds for --grid {grid}")
+        ws = seeds_to_ws(G, seed_list, truncation_psi, truncation_cutoff, class_idx)
+        loops = [video.noise_loop_frames(G, ws[i:i + 1], frames_per_step, noise_seed=i) for i in range(cells)]
+        frames = (make_grid(np.stack(tiles), cols, rows) for tiles in zip(*loops))
+        total = frames_per_step
+    else:
+        keyframes = len(seed_list) // cells
+        if keyframes < 2:
+            raise StyleGANError(f"each of the {cells} grid cells needs at least 2 keyframes: give at least "
+                                f"{2 * cells} seeds")
+        walks = [video.walk_ws(G, seed_list[i * keyframes:(i + 1) * keyframes], frames_per_step, space, kind,
+                               loop, truncation_psi, truncation_cutoff, class_idx) for i in range(cells)]
+        frames = video.walk_frames(G, walks, (cols, rows), noise_mode)
+        total = len(walks[0])
+    count = video.write_video(frames, output, fps, total)
+    click.echo(f"{output}: {count} frames")
+
+
+@cli.command()
+@generator_options
+@click.option("--seed-a", "seed_a", default="1", show_default=True, help="Seed or .npz ws file for A")
+@click.option("--seed-b", "seed_b", default="2", show_default=True, help="Seed or .npz ws file for B")
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def layers(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+           seed_a, seed_b, outdir):
+    """For each ws row: A with only that row from B, in one labelled strip."""
+    G = load_generator(network, device, translate, rotate)
+    ws_a, label_a = sources_to_ws(G, seed_a, truncation_psi, truncation_cutoff, class_idx)
+    ws_b, label_b = sources_to_ws(G, seed_b, truncation_psi, truncation_cutoff, class_idx)
+    strip = figures.layer_swaps(G, ws_a, ws_b, noise_mode)
+    path = Path(outdir) / f"layers-{label_a[0]}-{label_b[0]}.png"
+    save_png(strip, path)
+    bands = ", ".join(f"{k} {v[0]}-{v[-1]}" if v else f"{k} -" for k, v in style_ranges(G).items())
+    click.echo(f"{path} ({bands})")
