@@ -11,6 +11,8 @@ import numpy as np
 import PIL.Image
 import torch
 
+from .errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -58,3 +60,28 @@ def make_grid(images: np.ndarray, cols: int, rows: int | None = None, pad: int =
         r, q = divmod(i, cols)
         grid[r * (h + pad):r * (h + pad) + h, q * (w + pad):q * (w + pad) + w] = images[i]
     return grid
+
+
+def read_image(path: str | Path, resolution: int | None = None, channels: int = 3) -> np.ndarray:
+    """Read an image file as uint8 [H, W, C]: any mode (grayscale, RGBA, 16-bit, palette) is converted to
+    `channels` (1 or 3); with `resolution`, centre-crop to a square and resize (Lanczos) to it."""
+    path = Path(path)
+    try:
+        with PIL.Image.open(path) as image:
+            image.load()
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                array = np.asarray(image, dtype=np.float64)
+                scale = 257.0 if array.max() > 255 else 1.0  # 16-bit range 0..65535 -> 0..255
+                image = PIL.Image.fromarray((array / scale).round().clip(0, 255).astype(np.uint8))
+            image = image.convert("L" if channels == 1 else "RGB")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such image file") from None
+    except (PIL.UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc})") from None
+    if resolution is not None:
+        w, h = image.size
+        s = min(w, h)
+        image = image.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
+        image = image.resize((resolution, resolution), PIL.Image.LANCZOS)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[:, :, None] if array.ndim == 2 else array

@@ -1,7 +1,6 @@
 """`stylegan mix | noise | truncation | interpolate | layers`: the day-to-day latent tools."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -11,29 +10,8 @@ import torch
 from .. import figures, video
 from ..errors import StyleGANError
 from ..io import make_grid, save_png
-from ..latent import load_ws, parse_seeds, resolve_layers, seeds_to_ws, style_ranges
-from .common import cli, generator_options, load_generator, parse_grid, user_errors
-
-SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")
-
-
-def sources_to_ws(G, text: str, psi: float, cutoff: int | None, class_idx: int | None):
-    """ws and labels for a comma-separated list of seeds/ranges and .npz/.npy ws files."""
-    ws, labels = [], []
-    for item in text.split(","):
-        if SEED_ITEM.fullmatch(item):
-            seeds = parse_seeds(item)
-            ws.append(seeds_to_ws(G, seeds, psi, cutoff, class_idx))
-            labels += [str(s) for s in seeds]
-        else:
-            loaded = load_ws(item.strip(), G)
-            ws.append(loaded)
-            stem = Path(item.strip()).stem
-            labels += [stem] if len(loaded) == 1 else [f"{stem}[{i}]" for i in range(len(loaded))]
-    if not ws:
-        raise StyleGANError("no seeds or ws files given")
-    return torch.cat(ws), labels
-
+from ..latent import parse_seeds, resolve_layers, seeds_to_ws, style_ranges
+from .common import cli, generator_options, load_generator, parse_grid, sources_to_ws, user_errors
 
 @cli.command()
 @generator_options

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import re
+from pathlib import Path
 
 import click
 import torch
@@ -9,6 +11,7 @@ import torch
 from .. import formats
 from ..errors import StyleGANError
 from ..generate import set_input_transform
+from ..latent import load_ws, parse_seeds, seeds_to_ws
 
 
 @click.group()
@@ -86,3 +89,24 @@ def load_generator(network: str, device: str, translate: str = "0,0", rotate: fl
     G = formats.load(network, device=resolve_device(device))
     set_input_transform(G, parse_vec2(translate), rotate)
     return G
+
+
+SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")
+
+
+def sources_to_ws(G, text: str, psi: float, cutoff: int | None, class_idx: int | None):
+    """ws and labels for a comma-separated list of seeds/ranges and .npz/.npy ws files."""
+    ws, labels = [], []
+    for item in text.split(","):
+        if SEED_ITEM.fullmatch(item):
+            seeds = parse_seeds(item)
+            ws.append(seeds_to_ws(G, seeds, psi, cutoff, class_idx))
+            labels += [str(s) for s in seeds]
+        else:
+            loaded = load_ws(item.strip(), G)
+            ws.append(loaded)
+            stem = Path(item.strip()).stem
+            labels += [stem] if len(loaded) == 1 else [f"{stem}[{i}]" for i in range(len(loaded))]
+    if not ws:
+        raise StyleGANError("no seeds or ws files given")
+    return torch.cat(ws), labels

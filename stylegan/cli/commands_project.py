@@ -1,0 +1,183 @@
+"""`stylegan project` and the Image2StyleGAN applications: `morph`, `crossover`, `expression`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from .. import formats, video
+from ..errors import StyleGANError
+from ..figures import labeled_grid
+from ..generate import render
+from ..io import atomic_path, read_image, save_png
+from ..latent import crossover as crossover_ws, expression as expression_ws, interpolate, resolve_layers, save_ws
+from ..project import METHODS, project, psnr
+from .common import cli, generator_options, load_generator, resolve_device, sources_to_ws, user_errors
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def _targets(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise StyleGANError(f"{path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+        return files
+    if not path.exists():
+        raise StyleGANError(f"{path}: no such image or folder")
+    return [path]
+
+
+def _save_noise(path: Path, G, noise: list[torch.Tensor]) -> None:
+    names = [f"{name}.noise_const" for name, module in G.synthesis.named_modules()
+             if module in G.synthesis.noise_layers()]
+    arrays = {name: n[0, 0].cpu().numpy() for name, n in zip(names, noise)}
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+@cli.command("project")
+@click.option("--network", required=True, help="Checkpoint to project into")
+@click.option("--target", required=True, type=click.Path(), help="An image, or a folder of images")
+@click.option("--method", type=click.Choice(sorted(METHODS)), default="official", show_default=True)
+@click.option("--space", type=click.Choice(["w", "w+"]), default=None, help="Default: w (official), w+ (image2stylegan)")
+@click.option("--num-steps", type=int, default=None, help="Default: 1000 (official), 5000 (image2stylegan)")
+@click.option("--loss", default=None, help="auto, pixel, msssim, discriminator, or a sum like pixel+msssim")
+@click.option("--init", default="mean", show_default=True, help="mean, random, or a seed")
+@click.option("--lr", type=float, default=None, help="Learning rate (default per method)")
+@click.option("--no-noise", is_flag=True, help="Do not optimise the noise inputs")
+@click.option("--stabilize", is_flag=True, help="StyleGAN3: keep the input layer's transform at w_avg")
+@click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
+@click.option("--seed", type=int, default=303, show_default=True)
+@click.option("--save-video", is_flag=True, help="Also write proj.mp4 (target | projection, per step)")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--outdir", type=click.Path(file_okay=False), required=True)
+@user_errors
+def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_noise, stabilize, class_idx, seed,
+                save_video, device, outdir):
+    """Project an image (or each image of a folder, resumably) into W or W+."""
+    nets = formats.load_networks(network, ("G_ema", "D"), resolve_device(device))
+    G, D = nets["G_ema"], nets.get("D")
+    if stabilize and not hasattr(G.synthesis, "input"):
+        raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
+    files = _targets(Path(target))
+    init_value = int(init) if init.isdigit() else init
+    out = Path(outdir)
+    rows = []
+    for file in files:
+        folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
+        if (folder / "projected_w.npz").exists():
+            click.echo(f"{file.name}: already projected, skipping")
+            continue
+        try:
+            image = read_image(file, G.img_resolution, G.img_channels)
+        except StyleGANError as exc:
+            if len(files) == 1:
+                raise
+            click.echo(f"{file.name}: skipped, {exc}")
+            rows.append((file.name, float("nan"), float("nan")))
+            continue
+        steps = num_steps or METHODS[method]["num_steps"]
+        result = project(G, image, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
+                         init=init_value, optimize_noise=False if no_noise else None, seed=seed,
+                         class_idx=class_idx, D=D, stabilize=stabilize, keep_every=max(1, steps // 100))
+        kwargs = {"noise": result.noise} if result.noise is not None else {}
+        proj = render(G, result.ws, **kwargs)[0]
+        save_png(image, folder / "target.png")
+        save_png(proj, folder / "proj.png")
+        if result.noise is not None:
+            _save_noise(folder / "noise.npz", G, result.noise)
+        if save_video:
+            frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
+            video.write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
+        save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
+        rows.append((file.name, result.losses[-1], psnr(proj, image)))
+        click.echo(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB -> {folder}")
+    if len(rows) > 1:
+        click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}")
+        for name, final, value in rows:
+            click.echo(f"{name:<30}{final:>10.4f}{value:>10.2f}")
+
+
+def _save_strip(images, labels, path: Path) -> None:
+    save_png(labeled_grid([list(images)], None, labels), path)
+    click.echo(str(path))
+
+
+@cli.command()
+@generator_options
+@click.argument("source_a")
+@click.argument("source_b")
+@click.option("--steps", type=int, default=8, show_default=True, help="Interpolation steps from A to B")
+@click.option("--video", "video_path", default=None, type=click.Path(dir_okay=False), help="Also write a video")
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def morph(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+          source_a, source_b, steps, video_path, outdir):
+    """Morph between two ws (.npz from projection, or seeds) by linear interpolation in W+."""
+    G = load_generator(network, device, translate, rotate)
+    a, _ = sources_to_ws(G, source_a, truncation_psi, truncation_cutoff, class_idx)
+    b, _ = sources_to_ws(G, source_b, truncation_psi, truncation_cutoff, class_idx)
+    if steps < 1:
+        raise StyleGANError("--steps must be at least 1")
+    path = interpolate(torch.cat([a[:1], b[:1]]), steps, "linear")
+    images = render(G, path, noise_mode)
+    _save_strip(images, [f"{i}/{steps}" for i in range(steps + 1)], Path(outdir) / "morph.png")
+    if video_path:
+        video.write_video(iter(images), video_path, fps=max(steps / 2, 1))
+        click.echo(video_path)
+
+
+@cli.command()
+@generator_options
+@click.option("--content", required=True, help="ws file or seed giving the first (content) layers")
+@click.option("--style", "style_src", required=True, help="ws file or seed giving the remaining (style) layers")
+@click.option("--layers", "layer_spec", default=None, help="Layers taken from the style, e.g. 9-17 (default: 9 and up)")
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def crossover(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+              content, style_src, layer_spec, outdir):
+    """Layer crossover: content layers from one image, style layers from another."""
+    G = load_generator(network, device, translate, rotate)
+    c, _ = sources_to_ws(G, content, truncation_psi, truncation_cutoff, class_idx)
+    s, _ = sources_to_ws(G, style_src, truncation_psi, truncation_cutoff, class_idx)
+    if layer_spec is None:
+        result = crossover_ws(c[:1], s[:1], min(9, G.num_ws))
+    else:
+        layers = resolve_layers(G, layer_spec)
+        result = c[:1].clone()
+        result[:, layers] = s[:1, layers]
+    images = render(G, torch.cat([c[:1], s[:1], result]), noise_mode)
+    out = Path(outdir)
+    save_ws(out / "crossover_w.npz", result)
+    _save_strip(images, ["content", "style", "crossover"], out / "crossover.png")
+
+
+@cli.command()
+@generator_options
+@click.option("--target", "target_src", required=True, help="ws file or seed to edit")
+@click.option("--neutral", required=True, help="ws file or seed with a neutral expression")
+@click.option("--expressive", required=True, help="ws file or seed with the expression to transfer")
+@click.option("--strength", default="1.0", show_default=True, help="One value or a list, e.g. 0,0.5,1,1.5")
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def expression(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+               target_src, neutral, expressive, strength, outdir):
+    """Expression transfer: target + strength * (expressive - neutral)."""
+    G = load_generator(network, device, translate, rotate)
+    w1, _ = sources_to_ws(G, target_src, truncation_psi, truncation_cutoff, class_idx)
+    w2, _ = sources_to_ws(G, neutral, truncation_psi, truncation_cutoff, class_idx)
+    w3, _ = sources_to_ws(G, expressive, truncation_psi, truncation_cutoff, class_idx)
+    try:
+        strengths = [float(v) for v in strength.split(",")]
+    except ValueError:
+        raise StyleGANError(f"--strength must be numbers like 1.0 or 0,0.5,1, got {strength!r}") from None
+    results = torch.cat([expression_ws(w1[:1], w2[:1], w3[:1], k) for k in strengths])
+    images = render(G, torch.cat([w1[:1], w2[:1], w3[:1], results]), noise_mode)
+    out = Path(outdir)
+    save_ws(out / "expression_w.npz", results)
+    _save_strip(images, ["target", "neutral", "expressive"] + [f"k={k:g}" for k in strengths],
+                out / "expression.png")

@@ -1,0 +1,119 @@
+"""Image distances for projection: pixel MSE, MS-SSIM, discriminator features (and VGG16/LPIPS when
+their weights are present). Every loss takes images in [0, 255], shape [N, C, H, W], and returns one
+value per sample."""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import InputError
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def pixel_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per sample, on images scaled to [0, 1]."""
+    return ((a - b) / 255).square().flatten(1).mean(dim=1)
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> torch.Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-x.square() / (2 * sigma ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
+
+
+def _ssim_terms(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor, data_range: float):
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    groups = a.shape[1]
+    mu_a, mu_b = F.conv2d(a, window, groups=groups), F.conv2d(b, window, groups=groups)
+    var_a = F.conv2d(a * a, window, groups=groups) - mu_a.square()
+    var_b = F.conv2d(b * b, window, groups=groups) - mu_b.square()
+    cov = F.conv2d(a * b, window, groups=groups) - mu_a * mu_b
+    contrast_structure = (2 * cov + c2) / (var_a + var_b + c2)
+    luminance = (2 * mu_a * mu_b + c1) / (mu_a.square() + mu_b.square() + c1)
+    return (luminance * contrast_structure).flatten(1).mean(1), contrast_structure.flatten(1).mean(1)
+
+
+def ms_ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 255.0, window_size: int = 11,
+            sigma: float = 1.5, weights: Sequence[float] = MS_SSIM_WEIGHTS) -> torch.Tensor:
+    """Multi-scale SSIM (Wang et al. 2003) per sample: Gaussian window 11 / sigma 1.5, five scales with the
+    published weights; scales that would be smaller than the window are dropped (weights renormalised)."""
+    window = _gaussian_window(window_size, sigma, a.shape[1], a.device, a.dtype)
+    levels = max(1, min(len(weights), 1 + int(torch.tensor(min(a.shape[2:]) / window_size).log2().floor())))
+    w = torch.tensor(weights[:levels], dtype=a.dtype, device=a.device)
+    w = w / w.sum()
+    values = []
+    for level in range(levels):
+        ssim, cs = _ssim_terms(a, b, window, data_range)
+        values.append(ssim if level == levels - 1 else cs)
+        if level < levels - 1:
+            a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+    stacked = torch.stack(values, dim=1).clamp_min(1e-6)  # negative cs would make the power undefined
+    return (stacked ** w).prod(dim=1)
+
+
+def ms_ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """1 - MS-SSIM per sample."""
+    return 1 - ms_ssim(a, b)
+
+
+class DiscriminatorFeatures(nn.Module):
+    """Intermediate activations of a StyleGAN2/3 discriminator as a perceptual feature extractor; works
+    offline for any checkpoint that holds `D`."""
+
+    def __init__(self, D: nn.Module):
+        super().__init__()
+        self.D = D.eval().requires_grad_(False)
+
+    def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
+        x, image, feats = None, img / 127.5 - 1, []
+        for res in self.D.block_resolutions:
+            x, image = getattr(self.D, f"b{res}")(x, image, force_fp32=True)
+            feats.append(x)
+        return feats
+
+
+def feature_distance(extract: Callable[[torch.Tensor], list[torch.Tensor]], target: torch.Tensor,
+                     normalize: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A loss against `target` from a feature extractor: the sum over layers of the mean (per element, when
+    `normalize`) or the sum of squared feature differences. The target's features are computed once."""
+    with torch.no_grad():
+        target_feats = [f.detach() for f in extract(target)]
+
+    def loss(synth: torch.Tensor) -> torch.Tensor:
+        total = 0
+        for fs, ft in zip(extract(synth), target_feats):
+            diff = (fs - ft).square().flatten(1)
+            total = total + (diff.mean(1) if normalize else diff.sum(1))
+        return total
+    return loss
+
+
+def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None,
+              weights: dict[str, float] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The per-sample loss against `target` (images in [0, 255]) for a '+'-separated spec of 'pixel',
+    'msssim' and 'discriminator', or 'auto' (pixel + MS-SSIM, + discriminator features when D is given)."""
+    weights = weights or {}
+    spec = spec.lower().strip()
+    if spec == "auto":
+        warnings.warn("no VGG16 weights configured: projecting with pixel + MS-SSIM"
+                      + (" + discriminator features" if D is not None else "") + " losses", stacklevel=2)
+        spec = "pixel+msssim" + ("+discriminator" if D is not None else "")
+    parts = []
+    for name in (part.strip() for part in spec.split("+")):
+        if name == "pixel":
+            parts.append((name, lambda s: pixel_mse(s, target)))
+        elif name == "msssim":
+            parts.append((name, lambda s: ms_ssim_loss(s, target)))
+        elif name == "discriminator":
+            if D is None:
+                raise InputError("the discriminator loss needs a checkpoint that holds D (this one has none)")
+            parts.append((name, feature_distance(DiscriminatorFeatures(D), target)))
+        else:
+            raise InputError(f"unknown loss {name!r}; choose from pixel, msssim, discriminator, auto")
+    return lambda synth: sum(weights.get(name, 1.0) * fn(synth) for name, fn in parts)

@@ -1,0 +1,178 @@
+"""Projection (GAN inversion): find ws whose image matches a target, in W or W+.
+
+Two published algorithms:
+- 'official', the StyleGAN2 projector: one w (W space) starting at the mean of 10,000 mapped samples,
+  Adam with lr 0.1 ramped up over the first 5% and down (cosine) over the last 25% of the steps,
+  Gaussian noise of 5% of the w spread added to w and ramped down over the first 75%, the per-layer
+  noise inputs optimised too with a multi-scale autocorrelation penalty (weight 1e5) and renormalised
+  after every step; 1000 steps; LPIPS distance on images downsampled to 256².
+- 'image2stylegan' (Abdal et al. 2019): W+ (one w per layer) starting at the mean w (or a random w for
+  out-of-domain images), Adam with lr 0.01, loss = pixel MSE + VGG16 perceptual loss on conv1_1,
+  conv1_2, conv3_2 and conv4_2 (each normalised by its element count), 5000 steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .errors import InputError
+from .latent import class_label, device_of, seeds_to_ws
+from .perceptual import make_loss
+
+METHODS = {
+    "official": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
+    "image2stylegan": dict(space="w+", loss="pixel", num_steps=5000, lr=0.01, optimize_noise=False),
+}
+
+
+@dataclass
+class Projection:
+    """The result: final ws [N, num_ws, w_dim], the optimised per-layer noise (or None), the loss of every
+    step, and ws snapshots [K, N, num_ws, w_dim] taken every `keep_every` steps (for progress videos)."""
+    ws: torch.Tensor
+    noise: list[torch.Tensor] | None
+    losses: list[float]
+    history: torch.Tensor
+    options: dict = field(default_factory=dict)
+
+
+@torch.no_grad()
+def w_stats(G: nn.Module, num_samples: int = 10000, class_idx: int | None = None,
+            seed: int = 123) -> tuple[torch.Tensor, float]:
+    """Mean w [1, w_dim] and spread sqrt(E|w - mean|^2) of `num_samples` mapped z (seeded)."""
+    z = torch.from_numpy(np.random.RandomState(seed).randn(num_samples, G.z_dim)).float().to(device_of(G))
+    ws = torch.cat([G.mapping(chunk, class_label(G, class_idx, len(chunk)))[:, 0]
+                    for chunk in z.split(1000)])
+    w_avg = ws.mean(dim=0, keepdim=True)
+    return w_avg, float(((ws - w_avg).square().sum() / num_samples).sqrt())
+
+
+def noise_regularizer(noise: list[torch.Tensor]) -> torch.Tensor:
+    """Squared autocorrelation of each noise map with its one-pixel shifts, summed over a pyramid down to
+    8x8 (per sample; zero for white noise)."""
+    total = 0
+    for n in noise:
+        while True:
+            total = total + (n * torch.roll(n, shifts=1, dims=3)).mean(dim=[1, 2, 3]).square()
+            total = total + (n * torch.roll(n, shifts=1, dims=2)).mean(dim=[1, 2, 3]).square()
+            if n.shape[2] <= 8:
+                break
+            n = F.avg_pool2d(n, kernel_size=2)
+    return total
+
+
+def _as_target(G: nn.Module, target) -> torch.Tensor:
+    """uint8 [H, W, C] / [N, H, W, C] arrays or float [N, C, H, W] tensors in [0, 255] -> float [N, C, H, W]."""
+    t = target if isinstance(target, torch.Tensor) else torch.from_numpy(np.array(target))
+    if not t.is_floating_point():
+        t = t.float()
+        t = (t.unsqueeze(0) if t.ndim == 3 else t).permute(0, 3, 1, 2)
+    expected = (G.img_channels, G.img_resolution, G.img_resolution)
+    if t.ndim != 4 or tuple(t.shape[1:]) != expected:
+        raise InputError(f"targets must be {expected[2]}x{expected[1]} images with {expected[0]} channels "
+                         f"(use stylegan.io.read_image to crop and resize), got shape {tuple(t.shape)}")
+    return t.to(device_of(G))
+
+
+def _lr_ramp(t: float, rampup: float = 0.05, rampdown: float = 0.25) -> float:
+    ramp = min(1.0, (1.0 - t) / rampdown)
+    return (0.5 - 0.5 * np.cos(ramp * np.pi)) * min(1.0, t / rampup)
+
+
+def project(G: nn.Module, target, method: str = "official", space: str | None = None, loss: str | None = None,
+            num_steps: int | None = None, lr: float | None = None, init: str | int = "mean",
+            optimize_noise: bool | None = None, w_avg_samples: int = 10000, seed: int = 303,
+            class_idx: int | None = None, D: nn.Module | None = None, stabilize: bool = False,
+            keep_every: int = 1, callback: Callable[[int, dict], None] | None = None,
+            progress: bool = True) -> Projection:
+    """Project target image(s) into G's latent space with the named method (see the module docstring).
+
+    space: 'w' or 'w+'; loss: a spec for `perceptual.make_loss` ('auto', 'pixel', 'pixel+msssim',
+    'discriminator', ...); init: 'mean', 'random' or a seed; stabilize (StyleGAN3): keep ws row 0, which
+    only drives the input layer's rotation/translation, at G.mapping.w_avg so that the image frame stays
+    put. `callback(step, info)` is called after every step with the step's loss and ws.
+    """
+    if method not in METHODS:
+        raise InputError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    cfg = {**METHODS[method], **{k: v for k, v in dict(space=space, loss=loss, num_steps=num_steps, lr=lr,
+                                                      optimize_noise=optimize_noise).items() if v is not None}}
+    if cfg["space"] not in ("w", "w+"):
+        raise InputError(f"space must be 'w' or 'w+', got {cfg['space']!r}")
+    if cfg["num_steps"] < 1:
+        raise InputError(f"the number of steps must be at least 1, got {cfg['num_steps']}")
+    target = _as_target(G, target)
+    batch, device = len(target), device_of(G)
+    G = G.eval().requires_grad_(False)
+    torch.manual_seed(seed)
+
+    w_avg, w_std = w_stats(G, w_avg_samples, class_idx)
+    if init == "mean":
+        start = w_avg.unsqueeze(1)
+    elif init == "random" or isinstance(init, int):
+        start = seeds_to_ws(G, [seed if init == "random" else int(init)], class_idx=class_idx)[:, :1]
+    else:
+        raise InputError(f"init must be 'mean', 'random' or a seed, got {init!r}")
+    rows = 1 if cfg["space"] == "w" else G.num_ws
+    w_opt = start.expand(batch, rows, -1).clone().requires_grad_(True)
+
+    has_noise = hasattr(G.synthesis, "noise_layers")
+    noise = None
+    if cfg["optimize_noise"] and has_noise:
+        generator = torch.Generator().manual_seed(seed)
+        noise = [torch.randn([batch, 1, layer.resolution, layer.resolution], generator=generator).to(device)
+                 .requires_grad_(True) for layer in G.synthesis.noise_layers()]
+    noise_kwargs = {"noise": noise} if noise is not None else {}
+    optimizer = torch.optim.Adam([w_opt] + (noise or []), betas=(0.9, 0.999), lr=cfg["lr"])
+    distance = make_loss(cfg["loss"], target, D=D)
+    anchor = G.mapping.w_avg.reshape(1, 1, -1).expand(batch, 1, -1) if stabilize else None
+
+    losses, history = [], []
+    steps = range(cfg["num_steps"])
+    for step in tqdm(steps, desc="projecting", leave=False) if progress else steps:
+        t = step / cfg["num_steps"]
+        if method == "official":
+            for group in optimizer.param_groups:
+                group["lr"] = cfg["lr"] * _lr_ramp(t)
+            w_noise = torch.randn_like(w_opt) * (w_std * 0.05 * max(0.0, 1.0 - t / 0.75) ** 2)
+        else:
+            w_noise = 0
+        ws = _full_ws(w_opt + w_noise, G.num_ws, anchor)
+        synth = (G.synthesis(ws, noise_mode="const", **noise_kwargs) + 1) * (255 / 2)
+        per_sample = distance(synth)
+        total = per_sample.sum()
+        if noise is not None:
+            total = total + 1e5 * noise_regularizer(noise).sum()
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        if noise is not None:
+            with torch.no_grad():
+                for n in noise:
+                    n -= n.mean(dim=[1, 2, 3], keepdim=True)
+                    n *= n.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
+        losses.append(float(per_sample.detach().mean()))
+        final = _full_ws(w_opt.detach(), G.num_ws, anchor)
+        if step % keep_every == 0 or step == cfg["num_steps"] - 1:
+            history.append(final.cpu())
+        if callback is not None:
+            callback(step, {"loss": losses[-1], "ws": final})
+    return Projection(ws=final, noise=[n.detach() for n in noise] if noise is not None else None, losses=losses,
+                      history=torch.stack(history), options=dict(method=method, stabilize=stabilize, **cfg))
+
+
+def _full_ws(w: torch.Tensor, num_ws: int, anchor: torch.Tensor | None) -> torch.Tensor:
+    """Broadcast W-space w [N, 1, C] to all rows; with an anchor, row 0 is the anchor instead."""
+    ws = w.expand(-1, num_ws, -1) if w.shape[1] == 1 else w
+    return torch.cat([anchor, ws[:, 1:]], dim=1) if anchor is not None else ws
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio (dB) between two uint8 images."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
