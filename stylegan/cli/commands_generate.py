@@ -5,13 +5,15 @@ from pathlib import Path
 
 import click
 import numpy as np
+import torch
 
 from .. import formats
 from ..errors import StyleGANError
-from ..generate import generate_for_seeds, render
+from ..bulk import distributed_env, generate_to_folder, image_name
+from ..generate import check_truncation, render
 from ..info import describe
-from ..io import make_grid, save_png
-from ..latent import load_ws, parse_seeds
+from ..io import make_grid, read_image, save_png
+from ..latent import class_label, load_ws, parse_seeds
 from .common import cli, generator_options, load_generator, parse_grid, user_errors
 
 
@@ -23,36 +25,60 @@ from .common import cli, generator_options, load_generator, parse_grid, user_err
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @click.option("--grid", default=None, help="Also write grid.png with COLSxROWS images, e.g. 4x2")
 @click.option("--batch", "batch_size", type=int, default=4, show_default=True, help="Images per forward pass")
+@click.option("--format", "out_format", type=click.Choice(["png", "zip"]), default="png", show_default=True,
+              help="Loose PNG files, or one zip per process")
 @user_errors
 def generate(network: str, truncation_psi: float, truncation_cutoff: int | None, class_idx: int | None,
              noise_mode: str, translate: str, rotate: float, device: str, seeds: str | None,
-             projected_w: str | None, outdir: str, grid: str | None, batch_size: int) -> None:
-    """Generate images from seeds (seedNNNN.png), as the official gen_images.py does, or from ws files."""
+             projected_w: str | None, outdir: str, grid: str | None, batch_size: int, out_format: str) -> None:
+    """Generate images from seeds (seedNNNN.png), as the official gen_images.py does, or from ws files.
+
+    Existing images are kept and skipped, so an interrupted run resumes. Under
+    `torchrun --nproc-per-node N` each process renders its share of the seeds (on cuda:LOCAL_RANK when
+    GPUs are present) and the files are the same as with one process.
+    """
     if (seeds is None) == (projected_w is None):
         raise StyleGANError("give either --seeds or --projected-w")
     seed_list = parse_seeds(seeds) if seeds is not None else []
     if seeds is not None and not seed_list:
         raise StyleGANError("--seeds is empty")
+    if batch_size < 1:
+        raise StyleGANError(f"--batch must be at least 1, got {batch_size}")
+    rank, world_size, local_rank = distributed_env()
     grid_shape = parse_grid(grid)
+    if grid_shape and (world_size > 1 or out_format == "zip"):
+        raise StyleGANError("--grid needs a single process writing PNG files")
+    if world_size > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
+        device = f"cuda:{local_rank}"
     G = load_generator(network, device, translate, rotate)
     out = Path(outdir)
-    ws = load_ws(projected_w, G) if projected_w is not None else None
-    count = len(ws) if ws is not None else len(seed_list)
-    if grid_shape and count > grid_shape[0] * grid_shape[1]:
-        raise StyleGANError(f"--grid {grid} holds {grid_shape[0] * grid_shape[1]} images but {count} were asked for")
-    if ws is not None:
-        results = zip([f"proj{i:02d}.png" for i in range(len(ws))], render(G, ws, noise_mode, batch_size=batch_size))
+    if projected_w is not None:
+        ws = load_ws(projected_w, G)
+        names = [f"proj{i:02d}.png" for i in range(len(ws))]
+        _check_grid(grid_shape, len(ws))
+        for name, img in zip(names, render(G, ws, noise_mode, batch_size=batch_size)):
+            save_png(img, out / name)
+            click.echo(str(out / name))
     else:
-        results = ((f"seed{seed:04d}.png", img) for seed, img in generate_for_seeds(
-            G, seed_list, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size))
-    images = []
-    for name, img in results:
-        save_png(img, out / name)
-        click.echo(str(out / name))
-        images.append(img)
+        names = [image_name(s) for s in seed_list]
+        _check_grid(grid_shape, len(seed_list))
+        check_truncation(G, truncation_psi, truncation_cutoff)
+        class_label(G, class_idx)  # fail early on a missing or wrong class
+        stats = generate_to_folder(G, seed_list, out, truncation_psi, truncation_cutoff, class_idx, noise_mode,
+                                   batch_size, rank, world_size, as_zip=out_format == "zip")
+        where = f" (rank {rank} of {world_size})" if world_size > 1 else ""
+        click.echo(f"{out}: {stats.written} images written, {stats.skipped} already there, "
+                   f"{stats.seconds:.1f} s, {stats.images_per_second:.2f} img/s{where}")
     if grid_shape:
-        save_png(make_grid(np.stack(images), *grid_shape), out / "grid.png")
+        images = np.stack([read_image(out / name, channels=G.img_channels) for name in names])
+        save_png(make_grid(images, *grid_shape), out / "grid.png")
         click.echo(str(out / "grid.png"))
+
+
+def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
+    if grid_shape and count > grid_shape[0] * grid_shape[1]:
+        raise StyleGANError(f"--grid {grid_shape[0]}x{grid_shape[1]} holds {grid_shape[0] * grid_shape[1]} images "
+                            f"but {count} were asked for")
 
 
 @cli.command()
