@@ -1,0 +1,124 @@
+"""`stylegan directions sefa|ganspace|interfacegan` and `stylegan edit`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from .. import edit as editing
+from .. import formats, video
+from ..errors import StyleGANError
+from ..figures import labeled_grid
+from ..generate import render
+from ..io import save_png
+from ..latent import resolve_layers
+from .common import cli, generator_options, load_generator, resolve_device, sources_to_ws, user_errors
+
+
+@cli.group()
+def directions() -> None:
+    """Find editing directions in W (writes .npz, or .npy boundaries for InterFaceGAN)."""
+
+
+def _report(d: editing.Directions, out: str) -> None:
+    editing.save_directions(d, out)
+    click.echo(f"{out}: {len(d.directions)} {d.method} direction(s)")
+    for i in range(min(8, len(d.directions))):
+        click.echo(f"  {i:>3}  value {d.values[i]:.4g}  unit {d.scales[i]:.4g}")
+
+
+@directions.command()
+@click.option("--network", required=True)
+@click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows whose style weights to factorise")
+@click.option("--num", type=int, default=32, show_default=True, help="Directions kept")
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--device", default="auto", show_default=True)
+@user_errors
+def sefa(network, layer_spec, num, out, device):
+    """SeFa: closed-form directions from the style weights (no sampling, no extra network)."""
+    G = formats.load(network, device=resolve_device(device))
+    _report(editing.sefa(G, resolve_layers(G, layer_spec), num), out)
+
+
+@directions.command()
+@click.option("--network", required=True)
+@click.option("--samples", type=int, default=100_000, show_default=True, help="Mapped w samples (1e6 fits in memory)")
+@click.option("--num", type=int, default=64, show_default=True, help="Components kept")
+@click.option("--class", "class_idx", type=int, default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--device", default="auto", show_default=True)
+@user_errors
+def ganspace(network, samples, num, class_idx, seed, out, device):
+    """GANSpace: principal components of w, with their standard deviations as strength units."""
+    G = formats.load(network, device=resolve_device(device))
+    if samples < 2:
+        raise StyleGANError("--samples must be at least 2")
+    _report(editing.ganspace(G, samples, num, seed=seed, class_idx=class_idx), out)
+
+
+@directions.command()
+@click.option("--network", required=True)
+@click.option("--scores", required=True, type=click.Path(dir_okay=False), help="CSV with seed,score (or seed,label)")
+@click.option("--ratio", type=float, default=0.02, show_default=True, help="Top/bottom share of scores used")
+@click.option("--classifier", type=click.Choice(["auto", "svm", "logistic"]), default="auto", show_default=True)
+@click.option("--condition", "conditions", multiple=True, type=click.Path(dir_okay=False),
+              help="Boundary .npy to keep unchanged (repeatable)")
+@click.option("--class", "class_idx", type=int, default=None)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="boundary.npy or .npz")
+@click.option("--device", default="auto", show_default=True)
+@user_errors
+def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out, device):
+    """InterFaceGAN: a linear boundary fitted to per-seed scores or labels."""
+    G = formats.load(network, device=resolve_device(device))
+    seeds, values = editing.read_scores(scores)
+    others = [editing.load_direction(c, G.w_dim)[0] for c in conditions]
+    _report(editing.interfacegan(G, seeds, values, ratio, classifier, others, class_idx), out)
+
+
+def parse_strengths(text: str) -> list[float]:
+    """'-3:3:7' -> 7 evenly spaced values from -3 to 3; '1.5' or '-1,0,1' -> those values."""
+    try:
+        if ":" in text:
+            lo, hi, n = text.split(":")
+            return np.linspace(float(lo), float(hi), int(n)).tolist()
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise StyleGANError(f"--strength must look like -3:3:7 or 1.5 or -1,0,1, got {text!r}") from None
+
+
+@cli.command("edit")
+@generator_options
+@click.option("--seeds", default=None, help="Seeds to edit")
+@click.option("--projected-w", "projected_w", default=None, help="A .npz/.npy ws file to edit instead of seeds")
+@click.option("--direction", required=True, help="dirs.npz:INDEX, dirs.npz or boundary.npy")
+@click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows to edit, e.g. 0-7 or coarse")
+@click.option("--strength", default="-3:3:7", show_default=True, help="LO:HI:COUNT, or a comma list")
+@click.option("--video", "video_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write a video sweeping the strength")
+@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@user_errors
+def edit_cmd(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
+             seeds, projected_w, direction, layer_spec, strength, video_path, outdir):
+    """Move seeds or projected ws along a direction in chosen layers: one strip per latent (grid)."""
+    if (seeds is None) == (projected_w is None):
+        raise StyleGANError("give either --seeds or --projected-w")
+    G = load_generator(network, device, translate, rotate)
+    ws, labels = sources_to_ws(G, seeds or projected_w, truncation_psi, truncation_cutoff, class_idx)
+    vector, unit = editing.load_direction(direction, G.w_dim)
+    layers = resolve_layers(G, layer_spec)
+    strengths = parse_strengths(strength)
+    rows = []
+    for i in range(len(ws)):
+        edited = torch.cat([editing.apply_direction(ws[i:i + 1], vector, k * unit, layers) for k in strengths])
+        rows.append(list(render(G, edited, noise_mode)))
+    path = Path(outdir) / "edit.png"
+    save_png(labeled_grid(rows, labels, [f"{k:+g}" for k in strengths]), path)
+    click.echo(str(path))
+    if video_path:
+        sweep = np.linspace(min(strengths), max(strengths), 60)
+        edited = torch.cat([editing.apply_direction(ws[:1], vector, k * unit, layers) for k in sweep])
+        video.write_video(iter(render(G, edited, noise_mode)), video_path, fps=20)
+        click.echo(video_path)
