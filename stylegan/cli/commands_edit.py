@@ -14,7 +14,7 @@ from ..figures import labeled_grid
 from ..generate import render
 from ..io import save_png
 from ..latent import resolve_layers
-from .common import cli, generator_options, load_generator, resolve_device, sources_to_ws, user_errors
+from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
 
 @cli.group()
@@ -100,25 +100,24 @@ def parse_strengths(text: str) -> list[float]:
               help="Also write a video sweeping the strength")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def edit_cmd(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-             seeds, projected_w, direction, layer_spec, strength, video_path, outdir):
+def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, strength, video_path, outdir):
     """Move seeds or projected ws along a direction in chosen layers: one strip per latent (grid)."""
     if (seeds is None) == (projected_w is None):
         raise StyleGANError("give either --seeds or --projected-w")
-    G = load_generator(network, device, translate, rotate)
-    ws, labels = sources_to_ws(G, seeds or projected_w, truncation_psi, truncation_cutoff, class_idx)
+    G = gen.load()
+    ws, labels = gen.sources(G, seeds or projected_w)
     vector, unit = editing.load_direction(direction, G.w_dim)
     layers = resolve_layers(G, layer_spec)
     strengths = parse_strengths(strength)
     rows = []
     for i in range(len(ws)):
         edited = torch.cat([editing.apply_direction(ws[i:i + 1], vector, k * unit, layers) for k in strengths])
-        rows.append(list(render(G, edited, noise_mode)))
+        rows.append(list(render(G, edited, gen.noise_mode)))
     path = Path(outdir) / "edit.png"
     save_png(labeled_grid(rows, labels, [f"{k:+g}" for k in strengths]), path)
     click.echo(str(path))
     if video_path:
         sweep = np.linspace(min(strengths), max(strengths), 60)
         edited = torch.cat([editing.apply_direction(ws[:1], vector, k * unit, layers) for k in sweep])
-        video.write_video(iter(render(G, edited, noise_mode)), video_path, fps=20)
+        video.write_video(iter(render(G, edited, gen.noise_mode)), video_path, fps=20)
         click.echo(video_path)

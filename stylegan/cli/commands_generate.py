@@ -14,7 +14,7 @@ from ..generate import check_truncation, render
 from ..info import describe
 from ..io import make_grid, read_image, save_png
 from ..latent import class_label, load_ws, parse_seeds
-from .common import cli, generator_options, load_generator, parse_grid, user_errors
+from .common import GeneratorOptions, cli, generator_options, parse_grid, user_errors
 
 
 @cli.command()
@@ -28,8 +28,7 @@ from .common import cli, generator_options, load_generator, parse_grid, user_err
 @click.option("--format", "out_format", type=click.Choice(["png", "zip"]), default="png", show_default=True,
               help="Loose PNG files, or one zip per process")
 @user_errors
-def generate(network: str, truncation_psi: float, truncation_cutoff: int | None, class_idx: int | None,
-             noise_mode: str, translate: str, rotate: float, device: str, seeds: str | None,
+def generate(gen: GeneratorOptions, seeds: str | None,
              projected_w: str | None, outdir: str, grid: str | None, batch_size: int, out_format: str) -> None:
     """Generate images from seeds (seedNNNN.png), as the official gen_images.py does, or from ws files.
 
@@ -48,23 +47,23 @@ def generate(network: str, truncation_psi: float, truncation_cutoff: int | None,
     grid_shape = parse_grid(grid)
     if grid_shape and (world_size > 1 or out_format == "zip"):
         raise StyleGANError("--grid needs a single process writing PNG files")
-    if world_size > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
-        device = f"cuda:{local_rank}"
-    G = load_generator(network, device, translate, rotate)
+    if world_size > 1 and gen.device in ("auto", "cuda") and torch.cuda.is_available():
+        gen.device = f"cuda:{local_rank}"
+    G = gen.load()
     out = Path(outdir)
     if projected_w is not None:
         ws = load_ws(projected_w, G)
         names = [f"proj{i:02d}.png" for i in range(len(ws))]
         _check_grid(grid_shape, len(ws))
-        for name, img in zip(names, render(G, ws, noise_mode, batch_size=batch_size)):
+        for name, img in zip(names, render(G, ws, gen.noise_mode, batch_size=batch_size)):
             save_png(img, out / name)
             click.echo(str(out / name))
     else:
         names = [image_name(s) for s in seed_list]
         _check_grid(grid_shape, len(seed_list))
-        check_truncation(G, truncation_psi, truncation_cutoff)
-        class_label(G, class_idx)  # fail early on a missing or wrong class
-        stats = generate_to_folder(G, seed_list, out, truncation_psi, truncation_cutoff, class_idx, noise_mode,
+        check_truncation(G, gen.truncation_psi, gen.truncation_cutoff)
+        class_label(G, gen.class_idx)  # fail early on a missing or wrong class
+        stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx, gen.noise_mode,
                                    batch_size, rank, world_size, as_zip=out_format == "zip")
         where = f" (rank {rank} of {world_size})" if world_size > 1 else ""
         click.echo(f"{out}: {stats.written} images written, {stats.skipped} already there, "

@@ -11,7 +11,7 @@ from .. import figures, video
 from ..errors import StyleGANError
 from ..io import make_grid, save_png
 from ..latent import parse_seeds, resolve_layers, seeds_to_ws, style_ranges
-from .common import cli, generator_options, load_generator, parse_grid, sources_to_ws, user_errors
+from .common import GeneratorOptions, cli, generator_options, parse_grid, sources_to_ws, user_errors
 
 @cli.command()
 @generator_options
@@ -23,14 +23,13 @@ from .common import cli, generator_options, load_generator, parse_grid, sources_
               help="1 = replace A's rows by B's, 0.5 = average them")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def mix(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-        rows, cols, styles, weight, outdir):
+def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
     """Style mixing figure: each cell is row A with column B's styles in the chosen layers."""
-    G = load_generator(network, device, translate, rotate)
-    row_ws, row_labels = sources_to_ws(G, rows, truncation_psi, truncation_cutoff, class_idx)
-    col_ws, col_labels = sources_to_ws(G, cols, truncation_psi, truncation_cutoff, class_idx)
+    G = gen.load()
+    row_ws, row_labels = gen.sources(G, rows)
+    col_ws, col_labels = gen.sources(G, cols)
     layer_sets = [(spec, resolve_layers(G, spec)) for spec in styles]
-    grid = figures.style_mixing(G, row_ws, col_ws, layer_sets, row_labels, col_labels, noise_mode, weight)
+    grid = figures.style_mixing(G, row_ws, col_ws, layer_sets, row_labels, col_labels, gen.noise_mode, weight)
     save_png(grid, Path(outdir) / "grid.png")
     click.echo(str(Path(outdir) / "grid.png"))
 
@@ -43,15 +42,14 @@ def mix(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, trans
 @click.option("--noise-seed", type=int, default=0, show_default=True)
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def noise(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-          seeds, samples, std_samples, noise_seed, outdir):
+def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir):
     """Stochastic variation (several noise draws, zoomed crops, per-pixel std dev) and noise in layers."""
-    G = load_generator(network, device, translate, rotate)
+    G = gen.load()
     if not hasattr(G.synthesis, "noise_layers"):
         raise StyleGANError(f"StyleGAN{G.generation} networks have no noise inputs; use a StyleGAN1/2 network")
     if samples < 1 or std_samples < 2:
         raise StyleGANError("--samples must be at least 1 and --std-samples at least 2")
-    ws, labels = sources_to_ws(G, seeds, truncation_psi, truncation_cutoff, class_idx)
+    ws, labels = gen.sources(G, seeds)
     out = Path(outdir)
     for i, label in enumerate(labels):
         fig = figures.stochastic_variation(G, ws[i:i + 1], samples, std_samples, noise_seed)
@@ -68,19 +66,18 @@ def noise(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, tra
 @click.option("--psi", "psis", default="-1,-0.5,0,0.5,0.7,1,1.5", show_default=True, help="Comma-separated psi values")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def truncation(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-               seeds, psis, outdir):
+def truncation(gen: GeneratorOptions, seeds, psis, outdir):
     """Truncation sweep: rows = seeds, columns = psi (0 = the average image, negative = past it)."""
-    G = load_generator(network, device, translate, rotate)
+    G = gen.load()
     try:
         psi_list = [float(p) for p in psis.split(",")]
     except ValueError:
         raise StyleGANError(f"--psi must be comma-separated numbers, got {psis!r}") from None
-    ws, labels = sources_to_ws(G, seeds, 1.0, None, class_idx)
-    cutoff = truncation_cutoff
+    ws, labels = sources_to_ws(G, seeds, 1.0, None, gen.class_idx)
+    cutoff = gen.truncation_cutoff
     if cutoff is not None and not 0 <= cutoff <= G.num_ws:
         raise StyleGANError(f"--trunc-cutoff must be between 0 and num_ws={G.num_ws}")
-    grid = figures.truncation_sweep(G, ws, psi_list, labels, cutoff, noise_mode)
+    grid = figures.truncation_sweep(G, ws, psi_list, labels, cutoff, gen.noise_mode)
     save_png(grid, Path(outdir) / "truncation.png")
     click.echo(str(Path(outdir) / "truncation.png"))
 
@@ -98,10 +95,9 @@ def truncation(network, truncation_psi, truncation_cutoff, class_idx, noise_mode
 @click.option("--fps", type=float, default=30, show_default=True)
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="walk.mp4 or walk.gif")
 @user_errors
-def interpolate(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-                seeds, space, kind, frames_per_step, loop, grid, noise_loop, fps, output):
+def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop, grid, noise_loop, fps, output):
     """Latent walk video through seeds (W: cubic/linear, Z: slerp), or a noise-only loop."""
-    G = load_generator(network, device, translate, rotate)
+    G = gen.load()
     seed_list = parse_seeds(seeds)
     cols, rows = parse_grid(grid)
     cells = cols * rows
@@ -110,7 +106,7 @@ def interpolate(network, truncation_psi, truncation_cutoff, class_idx, noise_mod
             raise StyleGANError(f"--noise-loop needs noise inputs; StyleGAN{G.generation} networks have none")
         if len(seed_list) != cells:
             raise StyleGANError(f"--noise-loop shows one seed per grid cell: give {cells} seeds for --grid {grid}")
-        ws = seeds_to_ws(G, seed_list, truncation_psi, truncation_cutoff, class_idx)
+        ws = seeds_to_ws(G, seed_list, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx)
         loops = [video.noise_loop_frames(G, ws[i:i + 1], frames_per_step, noise_seed=i) for i in range(cells)]
         frames = (make_grid(np.stack(tiles), cols, rows) for tiles in zip(*loops))
         total = frames_per_step
@@ -120,8 +116,8 @@ def interpolate(network, truncation_psi, truncation_cutoff, class_idx, noise_mod
             raise StyleGANError(f"each of the {cells} grid cells needs at least 2 keyframes: give at least "
                                 f"{2 * cells} seeds")
         walks = [video.walk_ws(G, seed_list[i * keyframes:(i + 1) * keyframes], frames_per_step, space, kind,
-                               loop, truncation_psi, truncation_cutoff, class_idx) for i in range(cells)]
-        frames = video.walk_frames(G, walks, (cols, rows), noise_mode)
+                               loop, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx) for i in range(cells)]
+        frames = video.walk_frames(G, walks, (cols, rows), gen.noise_mode)
         total = len(walks[0])
     count = video.write_video(frames, output, fps, total)
     click.echo(f"{output}: {count} frames")
@@ -133,13 +129,12 @@ def interpolate(network, truncation_psi, truncation_cutoff, class_idx, noise_mod
 @click.option("--seed-b", "seed_b", default="2", show_default=True, help="Seed or .npz ws file for B")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def layers(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-           seed_a, seed_b, outdir):
+def layers(gen: GeneratorOptions, seed_a, seed_b, outdir):
     """For each ws row: A with only that row from B, in one labelled strip."""
-    G = load_generator(network, device, translate, rotate)
-    ws_a, label_a = sources_to_ws(G, seed_a, truncation_psi, truncation_cutoff, class_idx)
-    ws_b, label_b = sources_to_ws(G, seed_b, truncation_psi, truncation_cutoff, class_idx)
-    strip = figures.layer_swaps(G, ws_a, ws_b, noise_mode)
+    G = gen.load()
+    ws_a, label_a = gen.sources(G, seed_a)
+    ws_b, label_b = gen.sources(G, seed_b)
+    strip = figures.layer_swaps(G, ws_a, ws_b, gen.noise_mode)
     path = Path(outdir) / f"layers-{label_a[0]}-{label_b[0]}.png"
     save_png(strip, path)
     bands = ", ".join(f"{k} {v[0]}-{v[-1]}" if v else f"{k} -" for k, v in style_ranges(G).items())

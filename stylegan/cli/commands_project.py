@@ -14,7 +14,7 @@ from ..generate import render
 from ..io import atomic_path, read_image, save_png
 from ..latent import crossover as crossover_ws, expression as expression_ws, interpolate, resolve_layers, save_ws
 from ..project import METHODS, project, psnr
-from .common import cli, generator_options, load_generator, resolve_device, sources_to_ws, user_errors
+from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -115,16 +115,15 @@ def _save_strip(images, labels, path: Path) -> None:
 @click.option("--video", "video_path", default=None, type=click.Path(dir_okay=False), help="Also write a video")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def morph(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-          source_a, source_b, steps, video_path, outdir):
+def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
     """Morph between two ws (.npz from projection, or seeds) by linear interpolation in W+."""
-    G = load_generator(network, device, translate, rotate)
-    a, _ = sources_to_ws(G, source_a, truncation_psi, truncation_cutoff, class_idx)
-    b, _ = sources_to_ws(G, source_b, truncation_psi, truncation_cutoff, class_idx)
+    G = gen.load()
+    a, _ = gen.sources(G, source_a)
+    b, _ = gen.sources(G, source_b)
     if steps < 1:
         raise StyleGANError("--steps must be at least 1")
     path = interpolate(torch.cat([a[:1], b[:1]]), steps, "linear")
-    images = render(G, path, noise_mode)
+    images = render(G, path, gen.noise_mode)
     _save_strip(images, [f"{i}/{steps}" for i in range(steps + 1)], Path(outdir) / "morph.png")
     if video_path:
         video.write_video(iter(images), video_path, fps=max(steps / 2, 1))
@@ -138,19 +137,18 @@ def morph(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, tra
 @click.option("--layers", "layer_spec", default=None, help="Layers taken from the style, e.g. 9-17 (default: 9 and up)")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def crossover(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-              content, style_src, layer_spec, outdir):
+def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
     """Layer crossover: content layers from one image, style layers from another."""
-    G = load_generator(network, device, translate, rotate)
-    c, _ = sources_to_ws(G, content, truncation_psi, truncation_cutoff, class_idx)
-    s, _ = sources_to_ws(G, style_src, truncation_psi, truncation_cutoff, class_idx)
+    G = gen.load()
+    c, _ = gen.sources(G, content)
+    s, _ = gen.sources(G, style_src)
     if layer_spec is None:
         result = crossover_ws(c[:1], s[:1], min(9, G.num_ws))
     else:
         layers = resolve_layers(G, layer_spec)
         result = c[:1].clone()
         result[:, layers] = s[:1, layers]
-    images = render(G, torch.cat([c[:1], s[:1], result]), noise_mode)
+    images = render(G, torch.cat([c[:1], s[:1], result]), gen.noise_mode)
     out = Path(outdir)
     save_ws(out / "crossover_w.npz", result)
     _save_strip(images, ["content", "style", "crossover"], out / "crossover.png")
@@ -164,19 +162,18 @@ def crossover(network, truncation_psi, truncation_cutoff, class_idx, noise_mode,
 @click.option("--strength", default="1.0", show_default=True, help="One value or a list, e.g. 0,0.5,1,1.5")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @user_errors
-def expression(network, truncation_psi, truncation_cutoff, class_idx, noise_mode, translate, rotate, device,
-               target_src, neutral, expressive, strength, outdir):
+def expression(gen: GeneratorOptions, target_src, neutral, expressive, strength, outdir):
     """Expression transfer: target + strength * (expressive - neutral)."""
-    G = load_generator(network, device, translate, rotate)
-    w1, _ = sources_to_ws(G, target_src, truncation_psi, truncation_cutoff, class_idx)
-    w2, _ = sources_to_ws(G, neutral, truncation_psi, truncation_cutoff, class_idx)
-    w3, _ = sources_to_ws(G, expressive, truncation_psi, truncation_cutoff, class_idx)
+    G = gen.load()
+    w1, _ = gen.sources(G, target_src)
+    w2, _ = gen.sources(G, neutral)
+    w3, _ = gen.sources(G, expressive)
     try:
         strengths = [float(v) for v in strength.split(",")]
     except ValueError:
         raise StyleGANError(f"--strength must be numbers like 1.0 or 0,0.5,1, got {strength!r}") from None
     results = torch.cat([expression_ws(w1[:1], w2[:1], w3[:1], k) for k in strengths])
-    images = render(G, torch.cat([w1[:1], w2[:1], w3[:1], results]), noise_mode)
+    images = render(G, torch.cat([w1[:1], w2[:1], w3[:1], results]), gen.noise_mode)
     out = Path(outdir)
     save_ws(out / "expression_w.npz", results)
     _save_strip(images, ["target", "neutral", "expressive"] + [f"k={k:g}" for k in strengths],

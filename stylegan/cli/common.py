@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from .. import formats
 from ..errors import StyleGANError
 from ..generate import set_input_transform
 from ..latent import load_ws, parse_seeds, seeds_to_ws
+from ..precision import PRECISIONS, configure
 
 
 @click.group()
@@ -65,8 +67,33 @@ def parse_vec2(text: str) -> tuple[float, float]:
     return x, y
 
 
+@dataclass
+class GeneratorOptions:
+    """The options every generating verb shares (see `generator_options`)."""
+    network: str
+    truncation_psi: float
+    truncation_cutoff: int | None
+    class_idx: int | None
+    noise_mode: str
+    translate: str
+    rotate: float
+    device: str
+    precision: str
+    compile_: bool
+
+    def load(self):
+        """G_ema on the chosen device, with the StyleGAN3 transform and the speed options applied."""
+        G = formats.load(self.network, device=resolve_device(self.device))
+        set_input_transform(G, parse_vec2(self.translate), self.rotate)
+        return configure(G, self.precision, self.compile_)
+
+    def sources(self, G, text: str):
+        """ws and labels for seeds and/or ws files, with these options' truncation and class."""
+        return sources_to_ws(G, text, self.truncation_psi, self.truncation_cutoff, self.class_idx)
+
+
 def generator_options(func):
-    """The options every generating verb shares: network, truncation, class, noise, transform, device."""
+    """Add the shared generator options to a verb; it receives them as one `gen: GeneratorOptions`."""
     options = [
         click.option("--network", required=True, help="Checkpoint: NVIDIA .pkl or native .safetensors"),
         click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi"),
@@ -78,17 +105,19 @@ def generator_options(func):
         click.option("--translate", default="0,0", show_default=True, help="StyleGAN3: translate X,Y"),
         click.option("--rotate", type=float, default=0.0, show_default=True, help="StyleGAN3: rotate, degrees"),
         click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto"),
+        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+                     help="Mixed-precision layers: auto (fp16 on CUDA), fp32, fp16 or bf16"),
+        click.option("--compile", "compile_", is_flag=True, help="torch.compile the synthesis network"),
     ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        gen = GeneratorOptions(**{f.name: kwargs.pop(f.name) for f in fields(GeneratorOptions)})
+        return func(*args, gen=gen, **kwargs)
+
     for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def load_generator(network: str, device: str, translate: str = "0,0", rotate: float = 0.0):
-    """Load G_ema on the chosen device and apply a StyleGAN3 translate/rotate."""
-    G = formats.load(network, device=resolve_device(device))
-    set_input_transform(G, parse_vec2(translate), rotate)
-    return G
+        wrapper = option(wrapper)
+    return wrapper
 
 
 SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
+from ..precision import layer_dtype
 from .common import check_ws, jsonable
 from .mapping import MappingNetwork
 
@@ -154,14 +155,16 @@ class SynthesisBlock(nn.Module):
                                     resample_filter=resample_filter, channels_last=self.channels_last)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, force_fp32: bool = False,
-                fused_modconv=None, noise_mode="const", noise=None, update_emas: bool = False):
-        """`noise_mode` and `noise` are one value for all convolutions or a sequence, one per convolution."""
+                fused_modconv=None, noise_mode="const", noise=None, update_emas: bool = False,
+                precision: str = "auto"):
+        """`noise_mode` and `noise` are one value for all convolutions or a sequence, one per convolution;
+        `precision` is the policy of `stylegan.precision` for blocks marked use_fp16."""
         w_iter = iter(ws.unbind(dim=1))
         modes = iter([noise_mode] * self.num_conv if isinstance(noise_mode, str) else noise_mode)
         noises = iter(noise if noise is not None else [None] * self.num_conv)
         on_cpu = ws.device.type == "cpu"
-        fp16 = self.use_fp16 and not force_fp32 and ws.device.type == "cuda"
-        dtype = torch.float16 if fp16 else torch.float32
+        dtype = layer_dtype(self.use_fp16, precision, ws.device, force_fp32)
+        fp16 = dtype != torch.float32
         # On the CPU, channels-last activations with the non-fused modulated convolution are the fastest
         # formulation (oneDNN kernels); both choices change results only at float rounding level.
         memory_format = torch.channels_last if (self.channels_last and fp16) or on_cpu else torch.contiguous_format
@@ -211,6 +214,7 @@ class SynthesisNetwork(nn.Module):
         self.img_resolution_log2 = int(np.log2(img_resolution))
         self.img_channels = img_channels
         self.num_fp16_res = num_fp16_res
+        self.precision = "auto"  # see stylegan.precision
         self.block_resolutions = [2 ** i for i in range(2, self.img_resolution_log2 + 1)]
         self.channels = channels_table(img_resolution, channel_base, channel_max, channels)
         fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
@@ -236,6 +240,7 @@ class SynthesisNetwork(nn.Module):
         if len(modes) != len(layers) or len(noise) != len(layers):
             raise InputError(f"per-layer noise settings need one entry per noise layer ({len(layers)}), "
                              f"got {len(modes)} modes and {len(noise)} noise tensors")
+        block_kwargs.setdefault("precision", self.precision)
         x = img = None
         w_idx = 0
         for res in self.block_resolutions:

@@ -16,6 +16,7 @@ from ..errors import InputError
 from ..ops import FullyConnectedLayer
 from ..ops.conv import modulated_conv2d_v3
 from ..ops.filtered_lrelu import filtered_lrelu
+from ..precision import layer_dtype
 from .common import check_ws, jsonable
 from .mapping import MappingNetwork
 
@@ -188,7 +189,7 @@ class SynthesisLayer(nn.Module):
         self.padding = [int(pad_lo[0]), int(pad_hi[0]), int(pad_lo[1]), int(pad_hi[1])]
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, force_fp32: bool = False,
-                update_emas: bool = False) -> torch.Tensor:
+                update_emas: bool = False, precision: str = "auto") -> torch.Tensor:
         if update_emas:
             magnitude = x.detach().to(torch.float32).square().mean()
             self.magnitude_ema.copy_(magnitude.lerp(self.magnitude_ema, self.magnitude_ema_beta))
@@ -196,8 +197,8 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         if self.is_torgb:
             styles = styles * (1 / np.sqrt(self.in_channels * self.conv_kernel ** 2))
-        fp16 = self.use_fp16 and not force_fp32 and x.device.type == "cuda"
-        x = modulated_conv2d_v3(x.to(torch.float16 if fp16 else torch.float32), self.weight, styles,
+        dtype = layer_dtype(self.use_fp16, precision, x.device, force_fp32)
+        x = modulated_conv2d_v3(x.to(dtype), self.weight, styles,
                                 padding=self.conv_kernel - 1, demodulate=not self.is_torgb, input_gain=input_gain,
                                 bias=self.bias)
         gain = 1 if self.is_torgb else np.sqrt(2)
@@ -238,6 +239,7 @@ class SynthesisNetwork(nn.Module):
         self.margin_size = margin_size
         self.output_scale = output_scale
         self.num_fp16_res = num_fp16_res
+        self.precision = "auto"  # see stylegan.precision
         self.input_spec = dict(input_spec)
         self.layer_specs = [dict(s) for s in layer_specs]
         self.input = SynthesisInput(w_dim=w_dim, **input_spec)
@@ -259,7 +261,7 @@ class SynthesisNetwork(nn.Module):
             # oneDNN's depthwise and transposed convolutions (the filters) are much faster channels-last.
             x = x.contiguous(memory_format=torch.channels_last)
         for name, w in zip(self.layer_names, ws[1:]):
-            x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas)
+            x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas, precision=self.precision)
         if self.output_scale != 1:
             x = x * self.output_scale
         return x.to(torch.float32)

@@ -1,0 +1,40 @@
+"""Inference speed options: reduced precision in the mixed-precision layers, and torch.compile.
+
+Networks mark their highest-resolution layers for reduced precision (the official `num_fp16_res`).
+`precision` decides what those layers compute in:
+  'auto'  the official behaviour: float16 on CUDA, float32 elsewhere;
+  'fp32'  float32 everywhere;
+  'fp16'  float16, on any device;
+  'bf16'  bfloat16, on any device (fast on CPUs with AMX/AVX512-BF16 and on recent GPUs).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .errors import InputError
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_REDUCED = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def layer_dtype(reduced_ok: bool, precision: str, device: torch.device, force_fp32: bool = False) -> torch.dtype:
+    """The dtype a layer runs in: float32 unless it is marked for reduced precision and the policy allows."""
+    if force_fp32 or not reduced_ok or precision == "fp32":
+        return torch.float32
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return _REDUCED[precision]
+
+
+def configure(G: nn.Module, precision: str = "auto", compile: bool = False) -> nn.Module:
+    """Set G's synthesis precision policy and optionally compile its forward pass (torch.compile caches one
+    graph per input shape). Returns G."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    G.synthesis.precision = precision
+    if compile:
+        if not hasattr(torch, "compile"):
+            raise InputError("--compile needs PyTorch 2 or newer")
+        G.synthesis.forward = torch.compile(type(G.synthesis).forward.__get__(G.synthesis), dynamic=False)
+    return G
