@@ -1,6 +1,7 @@
 """`stylegan generate`, `stylegan info` and `stylegan convert`."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -15,8 +16,13 @@ from ..latent import parse_seeds
 from .common import cli, parse_grid, parse_vec2, resolve_device, user_errors
 
 
+CONFIG_HELP = "MMGeneration checkpoints: their config file or model-zoo config name (colour order, StyleGAN3 layers)"
+
+
 @cli.command()
-@click.option("--network", "network", required=True, help="Checkpoint: NVIDIA .pkl or native .safetensors")
+@click.option("--network", "network", required=True,
+              help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality .pt, MMGeneration .pth or native "
+                   ".safetensors")
 @click.option("--seeds", required=True, help="Seeds, e.g. 0-3,7")
 @click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi")
 @click.option("--trunc-cutoff", "truncation_cutoff", type=int, default=None, help="Truncate only the first N ws")
@@ -28,10 +34,11 @@ from .common import cli, parse_grid, parse_vec2, resolve_device, user_errors
 @click.option("--grid", default=None, help="Also write grid.png with COLSxROWS images, e.g. 4x2")
 @click.option("--batch", "batch_size", type=int, default=4, show_default=True, help="Images per forward pass")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
+@click.option("--config", default=None, help=CONFIG_HELP)
 @user_errors
 def generate(network: str, seeds: str, truncation_psi: float, truncation_cutoff: int | None,
              class_idx: int | None, noise_mode: str, translate: str, rotate: float, outdir: str,
-             grid: str | None, batch_size: int, device: str) -> None:
+             grid: str | None, batch_size: int, device: str, config: str | None) -> None:
     """Generate images from seeds (seedNNNN.png), as the official gen_images.py does."""
     seed_list = parse_seeds(seeds)
     if not seed_list:
@@ -40,7 +47,11 @@ def generate(network: str, seeds: str, truncation_psi: float, truncation_cutoff:
     if grid_shape and len(seed_list) > grid_shape[0] * grid_shape[1]:
         raise StyleGANError(f"--grid {grid} holds {grid_shape[0] * grid_shape[1]} images but "
                             f"{len(seed_list)} seeds were given")
-    G = formats.load(network, device=resolve_device(device))
+    G = formats.load(network, device=resolve_device(device), config=config)
+    psi, cutoff = getattr(G, "default_truncation", (1.0, None))
+    if psi != 1 and truncation_psi == 1:
+        click.echo(f"note: this network's home code truncates by default (psi {psi:g} on the first {cutoff} ws); "
+                   f"add --trunc {psi:g} --trunc-cutoff {cutoff} to get its published images", err=True)
     set_input_transform(G, parse_vec2(translate), rotate)
     out = Path(outdir)
     images = []
@@ -58,18 +69,26 @@ def generate(network: str, seeds: str, truncation_psi: float, truncation_cutoff:
 
 @cli.command()
 @click.option("--network", "network", required=True, help="Checkpoint to describe")
+@click.option("--config", default=None, help=CONFIG_HELP)
 @user_errors
-def info(network: str) -> None:
+def info(network: str, config: str | None) -> None:
     """Describe a checkpoint: format, networks, resolution, dims, style layers, parameters."""
-    click.echo(describe(network))
+    click.echo(describe(network, config=config))
 
 
 @cli.command()
 @click.argument("src")
 @click.argument("dst")
+@click.option("--to", "to", type=click.Choice(["native", "rosinality"]), default="native", show_default=True,
+              help="Format to write: native .safetensors, or a rosinality/stylegan2-pytorch .pt")
+@click.option("--config", default=None, help=CONFIG_HELP)
 @user_errors
-def convert(src: str, dst: str) -> None:
-    """Convert a checkpoint SRC (any supported format) to the native format DST (.safetensors)."""
-    nets = formats.load_networks(src)
-    formats.save(nets, dst, extra={"converted_from": Path(src).name})
-    click.echo(f"{dst}: {', '.join(nets)}")
+def convert(src: str, dst: str, to: str, config: str | None) -> None:
+    """Convert a checkpoint SRC (any supported format) to DST in the native or rosinality format."""
+    nets = formats.load_networks(src, config=config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = formats.export(nets, dst, to=to, extra={"converted_from": Path(src).name})
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    click.echo(f"{dst}: {', '.join(written)}")
