@@ -4,7 +4,8 @@ Computed as the TensorFlow original does: weights stored at unit scale and multi
 gain / sqrt(fan_in) (gain sqrt(2), 1 for the style and ToRGB layers), pixel norm on z, a mapping MLP
 with learning-rate multiplier 0.01, and per layer: convolution, [blur], noise scaled per channel, bias,
 leaky ReLU, instance norm, style scale (1 + s) and bias. The 2x upsampling is nearest-neighbour followed
-by the 3x3 convolution, fused into one transposed convolution at 128² and above, then a [1, 2, 1] blur.
+by the 3x3 convolution, then a [1, 2, 1] blur; at 128² and above the original fuses the two into one
+transposed convolution, which applies the stored kernel flipped in space, and so do we.
 The networks keep the progressive-growing state `lod` (0 for finished networks): at lod > 0 the output
 blends the two current resolutions and is upscaled to full size, as the original's recursive graph does.
 
@@ -106,8 +107,9 @@ class EqualLinear(nn.Module):
 class EqualConv2d(nn.Module):
     """Same-padded convolution, weight [out, in, k, k] scaled at run time by gain / sqrt(in * k * k).
 
-    `resample` is None, 'up' (2x: nearest-neighbour upsampling then the conv, or as one transposed conv
-    with the fused 4x4 kernel) or 'down' (2x: the conv then 2x2 mean, or one strided conv).
+    `resample` is None, 'up' (2x: nearest-neighbour upsampling then the conv, or one transposed conv with
+    the fused 4x4 kernel, which amounts to the upsampling then the conv with the kernel flipped) or 'down'
+    (2x: the conv then 2x2 mean, or the same as one strided conv).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, gain: float = SQRT2,
