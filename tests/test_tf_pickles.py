@@ -21,6 +21,7 @@ SG2_FILES = {  # file: (generator architecture, discriminator architecture)
     "tf_sg2_resnet_skip_32.pkl": ("resnet", "skip"),
     "tf_sg2_orig_orig_32.pkl": ("orig", "orig"),
     "tf_sg2_revised_32.pkl": ("orig", "orig"),  # configs B-D: progressive-growing ToRGB/FromRGB at lod 0
+    "tf_ada_cond_32.pkl": ("skip", "resnet"),  # StyleGAN2-ADA TF: labels embedded, projection D, clamping
 }
 
 
@@ -34,14 +35,14 @@ def test_stylegan2_matches_official_tensorflow_outputs(name):
     G, D = nets["G_ema"], nets["D"]
     assert isinstance(G, StyleGAN2Generator) and isinstance(D, Discriminator)
     assert (G.synthesis.b32.architecture, D.b32.architecture) == SG2_FILES[name]
-    z = torch.from_numpy(ref["z"])
+    z, c = torch.from_numpy(ref["z"]), torch.from_numpy(ref["c"])
     with torch.no_grad():
-        assert max_diff(G.mapping(z, None), ref["ws"]) < 1e-5
-        assert max_diff(G(z, None, truncation_psi=0.7), ref["img_psi07_const"]) < 5e-5
-        assert max_diff(G(z, None), ref["img_psi1_const"]) < 5e-5
-        assert max_diff(D(torch.from_numpy(ref["img_psi07_const"])), ref["d_logits"]) < 1e-5
+        assert max_diff(G.mapping(z, c), ref["ws"]) < 1e-5
+        assert max_diff(G(z, c, truncation_psi=0.7), ref["img_psi07_const"]) < 5e-5
+        assert max_diff(G(z, c), ref["img_psi1_const"]) < 5e-5
+        assert max_diff(D(torch.from_numpy(ref["img_psi07_const"]), c), ref["d_logits"]) < 1e-5
         # G (the trained network) and Gs (its moving average) are distinct networks in the file.
-        assert max_diff(nets["G"](z, None), ref["img_psi1_const"]) > 0.1
+        assert max_diff(nets["G"](z, c), ref["img_psi1_const"]) > 0.1
 
 
 def test_mapping_learning_rate_is_read_from_the_file():

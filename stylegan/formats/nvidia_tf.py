@@ -25,7 +25,8 @@ from .common import fill_module
 from .safe_pickle import TFNetworkState, safe_load
 
 NETWORK_KEYS = ("G", "D", "G_ema")
-SYNTHESIS_FUNCS = ("G_synthesis_stylegan2", "G_synthesis_stylegan_revised")
+# StyleGAN2 configs E-F, configs B-D, and StyleGAN2-ADA TF (same variables as configs E-F).
+SYNTHESIS_FUNCS = ("G_synthesis_stylegan2", "G_synthesis_stylegan_revised", "G_synthesis")
 
 
 def read_pickle(file: BinaryIO) -> dict[str, TFNetworkState]:
@@ -80,6 +81,12 @@ def _conv(w: np.ndarray, flip: bool = False) -> np.ndarray:
 
 def _resolutions(v: dict, pattern: str) -> list[int]:
     return sorted({int(m.group(1)) for name in v if (m := re.fullmatch(pattern, name))})
+
+
+def _resample_filter(kw: dict) -> list[float]:
+    """The resampling filter taps; None in the TF code means the box filter [1, 1]."""
+    taps = kw.get("resample_kernel", [1, 3, 3, 1])
+    return [1.0, 1.0] if taps is None else [float(t) for t in taps]
 
 
 def _refuse_options(kw: dict, what: str, **expected) -> None:
@@ -180,10 +187,11 @@ def _stylegan1_discriminator(net: TFNetworkState) -> tuple[nn.Module, dict, _Var
 
 def _stylegan2_generator(net: TFNetworkState) -> tuple[nn.Module, dict, _Variables]:
     kw, v = _kwargs(net), _Variables(collect_variables(net))
-    synthesis_func = kw.get("synthesis_func", SYNTHESIS_FUNCS[0])
-    if synthesis_func not in SYNTHESIS_FUNCS or kw.get("mapping_func", "G_mapping") != "G_mapping":
-        raise CheckpointError(f"this StyleGAN2 generator uses {synthesis_func}/{kw.get('mapping_func')}, which this "
-                              f"package does not rebuild (only {' and '.join(SYNTHESIS_FUNCS)} with G_mapping)")
+    synthesis_func = net.components["synthesis"].build_func_name
+    mapping_func = net.components["mapping"].build_func_name
+    if synthesis_func not in SYNTHESIS_FUNCS or mapping_func != "G_mapping":
+        raise CheckpointError(f"this StyleGAN2 generator uses {synthesis_func}/{mapping_func}, which this package "
+                              f"does not rebuild (only {', '.join(SYNTHESIS_FUNCS)} with G_mapping)")
     if "mapping/LabelConcat/weight" in v:
         raise CheckpointError("this conditional StyleGAN2 generator concatenates the label to z (LabelConcat); only "
                               "StyleGAN2-ADA's embedded labels (LabelEmbed) are supported")
@@ -201,8 +209,6 @@ def _stylegan2_generator(net: TFNetworkState) -> tuple[nn.Module, dict, _Variabl
                     "skip" if len(torgb) > 1 else "orig")
     num_layers = len(_resolutions(v, r"mapping/Dense(\d+)/weight"))
     c_dim, embed = v["mapping/LabelEmbed/weight"].shape if "mapping/LabelEmbed/weight" in v else (0, 0)
-    if kw.get("resample_kernel", [1, 3, 3, 1]) is None:
-        raise CheckpointError("this StyleGAN2 generator resamples without a filter (resample_kernel=None); not supported")
     beta = kw.get("dlatent_avg_beta", kw.get("w_avg_beta", 0.995))
     G = Generator2(
         z_dim=int(v["mapping/Dense0/weight"].shape[0] - embed), c_dim=int(c_dim),
@@ -214,7 +220,7 @@ def _stylegan2_generator(net: TFNetworkState) -> tuple[nn.Module, dict, _Variabl
                             lr_multiplier=float(kw.get("mapping_lrmul", 0.01)),
                             w_avg_beta=1.0 if beta is None else float(beta)),
         channels=channels, num_fp16_res=int(kw.get("num_fp16_res", 0)), conv_clamp=kw.get("conv_clamp"),
-        architecture=architecture, resample_filter=list(kw.get("resample_kernel", [1, 3, 3, 1])),
+        architecture=architecture, resample_filter=_resample_filter(kw),
         use_noise="synthesis/noise0" in v, activation=str(kw.get("nonlinearity", "lrelu")))
     state = {"mapping.w_avg": v["dlatent_avg"], "synthesis.b4.const": v["synthesis/4x4/Const/const"][0]}
     for i in range(num_layers):
@@ -263,7 +269,13 @@ def _stylegan2_discriminator(net: TFNetworkState) -> tuple[nn.Module, dict, _Var
     if c_dim and "LabelEmbed/weight" not in v:
         raise CheckpointError("this conditional StyleGAN2 discriminator scores each label with its own output "
                               "(no LabelEmbed); only StyleGAN2-ADA's projection discriminator is supported")
-    mbstd = int(kw.get("mbstd_group_size", 4))
+    # StyleGAN2 TF: stddev over groups of 4 (disabled by a group size <= 1); StyleGAN2-ADA TF: over the
+    # whole minibatch by default (disabled by mbstd_num_features=0).
+    if net.build_func_name == "D_main":
+        group, features = kw.get("mbstd_group_size"), int(kw.get("mbstd_num_features", 1))
+    else:
+        group = int(kw.get("mbstd_group_size", 4))
+        features = int(kw.get("mbstd_num_features", 1)) if group > 1 else 0
     mapping_layers = len(_resolutions(v, r"Mapping(\d+)/weight"))
     mapping_kwargs = {}
     if c_dim:
@@ -275,11 +287,10 @@ def _stylegan2_discriminator(net: TFNetworkState) -> tuple[nn.Module, dict, _Var
         c_dim=c_dim, img_resolution=top, img_channels=int(v[f"{fromrgb[top]}/weight"].shape[2]),
         architecture=architecture, channels=channels, num_fp16_res=int(kw.get("num_fp16_res", 0)),
         conv_clamp=kw.get("conv_clamp"), cmap_dim=int(v["Output/weight"].shape[1]) if c_dim else None,
-        block_kwargs=dict(activation=str(kw.get("nonlinearity", "lrelu")),
-                          resample_filter=list(kw.get("resample_kernel", [1, 3, 3, 1]))),
+        block_kwargs=dict(activation=str(kw.get("nonlinearity", "lrelu")), resample_filter=_resample_filter(kw),
+                          freeze_layers=int(kw.get("freeze_layers", 0))),
         mapping_kwargs=mapping_kwargs,
-        epilogue_kwargs=dict(mbstd_group_size=mbstd if mbstd > 1 else None,
-                             mbstd_num_channels=int(kw.get("mbstd_num_features", 1)) if mbstd > 1 else 0))
+        epilogue_kwargs=dict(mbstd_group_size=None if group is None else int(group), mbstd_num_channels=features))
     state = {}
 
     def layer(key: str, scope: str, dense: bool = False) -> None:
