@@ -23,8 +23,8 @@ def make_grid(tensor: torch.Tensor, nrow: int = 8, padding: int = 2, normalize: 
               pad_value: float = 0.0) -> torch.Tensor:
     """Tile images [N, C, H, W] into one [C, H', W'] image, `nrow` per row, as torchvision's make_grid.
 
-    A single image comes back unpadded; grayscale images become 3 channels; with `normalize`, values are mapped from `value_range` (default: the
-    tensor's min and max, per image with `scale_each`) to [0, 1].
+    A single image comes back unpadded; grayscale images become 3 channels; with `normalize`, values are
+    mapped from `value_range` (default: the tensor's min and max, per image with `scale_each`) to [0, 1].
     """
     if tensor.ndim == 2:
         tensor = tensor.unsqueeze(0)
@@ -48,7 +48,8 @@ def make_grid(tensor: torch.Tensor, nrow: int = 8, padding: int = 2, normalize: 
     grid = tensor.new_full((c, cell_h * rows + padding, cell_w * cols + padding), pad_value)
     for i in range(n):
         y, x = divmod(i, cols)
-        grid[:, y * cell_h + padding:y * cell_h + padding + h, x * cell_w + padding:x * cell_w + padding + w] = tensor[i]
+        top, left = y * cell_h + padding, x * cell_w + padding
+        grid[:, top:top + h, left:left + w] = tensor[i]
     return grid
 
 

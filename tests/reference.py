@@ -180,7 +180,8 @@ def mmgen_stylegan1_ref(sd, z, lr_mlp=0.01, curr_scale=None, transition_weight=1
         prev = h
         if i > 0:
             h = F.interpolate(h, scale_factor=2, mode="nearest")
-            h = F.leaky_relu(conv(h, sd[f"convs.{i}.conv1.0.conv.weight_orig"], sd[f"convs.{i}.conv1.0.conv.bias"]), 0.2)
+            h = conv(h, sd[f"convs.{i}.conv1.0.conv.weight_orig"], sd[f"convs.{i}.conv1.0.conv.bias"])
+            h = F.leaky_relu(h, 0.2)
             h = upfirdn2d_ref(h, k3, padding=(1, 1, 1, 1))
         h = epilogue(h, i, 1, sd[f"injected_noise_{2 * i}"])
         h = conv(h, sd[f"convs.{i}.conv2.conv.weight_orig"], sd[f"convs.{i}.conv2.conv.bias"])

@@ -108,7 +108,8 @@ def test_synthesis_block_against_straightforward_recomputation(res):
         h = np.repeat(np.repeat(x[i].numpy().astype(np.float64), 2, axis=1), 2, axis=2)
         kernel = v[f"synthesis/{res}x{res}/Conv0_up/weight"]
         h = _np_blur(_np_conv3x3(h, kernel[::-1, ::-1] if res >= 128 else kernel))
-        h = _np_style_layer(h, ws[i, 0].numpy(), v, f"synthesis/{res}x{res}/Conv0_up", v[f"synthesis/noise{layer}"][0, 0])
+        h = _np_style_layer(h, ws[i, 0].numpy(), v, f"synthesis/{res}x{res}/Conv0_up",
+                            v[f"synthesis/noise{layer}"][0, 0])
         h = _np_conv3x3(h, v[f"synthesis/{res}x{res}/Conv1/weight"])
         h = _np_style_layer(h, ws[i, 1].numpy(), v, f"synthesis/{res}x{res}/Conv1",
                             v[f"synthesis/noise{layer + 1}"][0, 0])

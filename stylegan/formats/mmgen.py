@@ -118,7 +118,8 @@ def _stylegan1(state: dict, cfg: dict, top: dict) -> nn.Module:
                 ours[f"{layer}.bias"] = state[f"convs.{i}.conv1.0.conv.bias"]
             else:
                 ours[f"{layer}.bias"] = torch.zeros([channels])  # the constant input has no bias there
-            ours[f"{layer}.noise_strength"] = state[f"convs.{i}.noise_injector{which}.weight"].reshape(1).expand(channels)
+            noise_strength = state[f"convs.{i}.noise_injector{which}.weight"]
+            ours[f"{layer}.noise_strength"] = noise_strength.reshape(1).expand(channels)
             ours[f"{layer}.noise_const"] = state[f"injected_noise_{2 * i + which - 1}"][0, 0]
             style_bias = state[f"convs.{i}.adain{which}.affine.bias"].clone()
             style_bias[:channels] -= 1  # their scale is the raw output (bias starts at 1), ours is 1 + s
@@ -134,7 +135,7 @@ def _stylegan1(state: dict, cfg: dict, top: dict) -> nn.Module:
     if weight is not None and float(weight) < 1:
         lod += 1 - float(weight)
     ours["synthesis.lod"] = torch.tensor(lod)
-    leftover = sorted(k for k in state if not (k.startswith(("style_mapping.", "convs.", "to_rgbs.", "injected_noise_"))))
+    leftover = sorted(k for k in state if not k.startswith(("style_mapping.", "convs.", "to_rgbs.", "injected_noise_")))
     if leftover:
         raise CheckpointError(f"the StyleGANv1 generator has tensors this package has no place for: {leftover[:4]}")
     G = fill_module(G, {**ours, "mapping.w_avg": G.mapping.w_avg}, "the StyleGANv1 generator")

@@ -320,7 +320,7 @@ class SynthesisNetwork(nn.Module):
         if noise_mode not in NOISE_MODES:
             raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32)
-        lod = float(self.lod)
+        lod = float(self.lod) if self.progressive else 0.0  # without per-level ToRGB the original ignores lod
         # Progressive growing: stop `lod` levels below the top (never below 8x8, as the original's recursion)
         # and blend with the ToRGB of the level below, unclipped.
         top = self.img_resolution_log2
@@ -477,7 +477,7 @@ class Discriminator(nn.Module):
         if self.c_dim > 0 and (c is None or c.ndim != 2 or c.shape[1] != self.c_dim):
             raise InputError(f"this discriminator is conditional: c must have shape [N, {self.c_dim}]")
         img = img.to(torch.float32)
-        lod = float(self.lod)
+        lod = float(self.lod) if self.architecture == "progressive" else 0.0
         # Progressive growing: start at the resolution `lod` levels below the top, blending in the next.
         start_log2 = self.img_resolution_log2 - min(int(np.floor(max(lod, 0))), self.img_resolution_log2 - 2)
         blend = lod - (self.img_resolution_log2 - start_log2)
