@@ -8,8 +8,6 @@ from torch import nn
 from . import formats
 from .latent import style_ranges
 
-FORMAT_NAMES = {"nvidia-pkl": "NVIDIA network pickle", "native": "stylegan native (safetensors + JSON)"}
-
 
 def _count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
@@ -31,6 +29,12 @@ def _generator_lines(G: nn.Module) -> list[str]:
         "  styles          " + ", ".join(f"{k} {_ranges(v)}" for k, v in style_ranges(G).items()),
         f"  parameters      mapping {_count(G.mapping):,}, synthesis {_count(G.synthesis):,}, total {_count(G):,}",
     ]
+    psi, cutoff = getattr(G, "default_truncation", (1.0, None))
+    if psi != 1:
+        lines.append(f"  truncation      its home code truncates by default: psi {psi:g} on the first {cutoff} ws "
+                     f"(--trunc {psi:g} --trunc-cutoff {cutoff})")
+    if float(getattr(G.synthesis, "lod", 0)) != 0:
+        lines.append(f"  progressive     lod {float(G.synthesis.lod):g} (a snapshot taken while growing)")
     if G.generation == 3:
         lines.append("  layers          name              size  channels  sampling rate  cutoff")
         s = G.synthesis
@@ -43,13 +47,16 @@ def _generator_lines(G: nn.Module) -> list[str]:
     return lines
 
 
-def describe(path: str | Path) -> str:
-    """Multi-line description: format, then each network's dimensions, style bands and parameter counts."""
+def describe(path: str | Path, config: str | Path | None = None) -> str:
+    """Multi-line description: format, then each network's dimensions, style bands and parameter counts.
+
+    `config`: for MMGeneration checkpoints, their config file or model-zoo name (see formats.load_networks).
+    """
     fmt = formats.detect_format(path)
-    nets = formats.load_networks(path)
+    nets = formats.load_networks(path, config=config)
     order = ("G_ema", "G", "D")
     nets = {k: nets[k] for k in sorted(nets, key=lambda k: order.index(k) if k in order else len(order))}
-    lines = [f"file            {path}", f"format          {FORMAT_NAMES.get(fmt, fmt)}",
+    lines = [f"file            {path}", f"format          {formats.FORMAT_NAMES.get(fmt, fmt)}",
              f"networks        {', '.join(nets)}"]
     shown: dict[str, str] = {}
     for name, net in nets.items():
@@ -63,6 +70,6 @@ def describe(path: str | Path) -> str:
         else:
             lines += [f"  resolution      {net.img_resolution}x{net.img_resolution}, {net.img_channels} channels",
                       f"  c_dim           {net.c_dim}",
-                      f"  architecture    {net.b4.architecture}",
+                      f"  architecture    {getattr(net, 'architecture', None) or net.b4.architecture}",
                       f"  parameters      {_count(net):,}"]
     return "\n".join(lines)

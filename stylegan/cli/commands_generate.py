@@ -1,6 +1,7 @@
 """`stylegan generate`, `stylegan info` and `stylegan convert`."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from ..generate import check_truncation, render
 from ..info import describe
 from ..io import make_grid, read_image, save_png
 from ..latent import class_label, load_ws, parse_seeds
-from .common import GeneratorOptions, cli, generator_options, parse_grid, user_errors
+from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, resolve_device, user_errors
 
 
 @cli.command()
@@ -50,6 +51,10 @@ def generate(gen: GeneratorOptions, seeds: str | None,
     if world_size > 1 and gen.device in ("auto", "cuda") and torch.cuda.is_available():
         gen.device = f"cuda:{local_rank}"
     G = gen.load()
+    psi, cutoff = getattr(G, "default_truncation", (1.0, None))
+    if seeds is not None and psi != 1 and gen.truncation_psi == 1:
+        click.echo(f"note: this network's home code truncates by default (psi {psi:g} on the first {cutoff} ws); "
+                   f"add --trunc {psi:g} --trunc-cutoff {cutoff} to get its published images", err=True)
     out = Path(outdir)
     if projected_w is not None:
         ws = load_ws(projected_w, G)
@@ -63,8 +68,8 @@ def generate(gen: GeneratorOptions, seeds: str | None,
         _check_grid(grid_shape, len(seed_list))
         check_truncation(G, gen.truncation_psi, gen.truncation_cutoff)
         class_label(G, gen.class_idx)  # fail early on a missing or wrong class
-        stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx, gen.noise_mode,
-                                   batch_size, rank, world_size, as_zip=out_format == "zip")
+        stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx,
+                                   gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip")
         where = f" (rank {rank} of {world_size})" if world_size > 1 else ""
         click.echo(f"{out}: {stats.written} images written, {stats.skipped} already there, "
                    f"{stats.seconds:.1f} s, {stats.images_per_second:.2f} img/s{where}")
@@ -82,18 +87,26 @@ def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
 
 @cli.command()
 @click.option("--network", "network", required=True, help="Checkpoint to describe")
+@click.option("--config", default=None, help=CONFIG_HELP)
 @user_errors
-def info(network: str) -> None:
+def info(network: str, config: str | None) -> None:
     """Describe a checkpoint: format, networks, resolution, dims, style layers, parameters."""
-    click.echo(describe(network))
+    click.echo(describe(network, config=config))
 
 
 @cli.command()
 @click.argument("src")
 @click.argument("dst")
+@click.option("--to", "to", type=click.Choice(["native", "rosinality"]), default="native", show_default=True,
+              help="Format to write: native .safetensors, or a rosinality/stylegan2-pytorch .pt")
+@click.option("--config", default=None, help=CONFIG_HELP)
 @user_errors
-def convert(src: str, dst: str) -> None:
-    """Convert a checkpoint SRC (any supported format) to the native format DST (.safetensors)."""
-    nets = formats.load_networks(src)
-    formats.save(nets, dst, extra={"converted_from": Path(src).name})
-    click.echo(f"{dst}: {', '.join(nets)}")
+def convert(src: str, dst: str, to: str, config: str | None) -> None:
+    """Convert a checkpoint SRC (any supported format) to DST in the native or rosinality format."""
+    nets = formats.load_networks(src, config=config)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = formats.export(nets, dst, to=to, extra={"converted_from": Path(src).name})
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    click.echo(f"{dst}: {', '.join(written)}")

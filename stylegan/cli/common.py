@@ -67,6 +67,9 @@ def parse_vec2(text: str) -> tuple[float, float]:
     return x, y
 
 
+CONFIG_HELP = "MMGeneration checkpoints: their config file or model-zoo config name (colour order, StyleGAN3 layers)"
+
+
 @dataclass
 class GeneratorOptions:
     """The options every generating verb shares (see `generator_options`)."""
@@ -80,10 +83,11 @@ class GeneratorOptions:
     device: str
     precision: str
     compile_: bool
+    config: str | None
 
     def load(self):
         """G_ema on the chosen device, with the StyleGAN3 transform and the speed options applied."""
-        G = formats.load(self.network, device=resolve_device(self.device))
+        G = formats.load(self.network, device=resolve_device(self.device), config=self.config)
         set_input_transform(G, parse_vec2(self.translate), self.rotate)
         return configure(G, self.precision, self.compile_)
 
@@ -95,7 +99,8 @@ class GeneratorOptions:
 def generator_options(func):
     """Add the shared generator options to a verb; it receives them as one `gen: GeneratorOptions`."""
     options = [
-        click.option("--network", required=True, help="Checkpoint: NVIDIA .pkl or native .safetensors"),
+        click.option("--network", required=True, help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality "
+                     ".pt, MMGeneration .pth or native .safetensors"),
         click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi"),
         click.option("--trunc-cutoff", "truncation_cutoff", type=int, default=None,
                      help="Truncate only the first N ws"),
@@ -108,6 +113,7 @@ def generator_options(func):
         click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
                      help="Mixed-precision layers: auto (fp16 on CUDA), fp32, fp16 or bf16"),
         click.option("--compile", "compile_", is_flag=True, help="torch.compile the synthesis network"),
+        click.option("--config", default=None, help=CONFIG_HELP),
     ]
 
     @functools.wraps(func)

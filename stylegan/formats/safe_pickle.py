@@ -3,8 +3,10 @@
 NVIDIA's pickles store each network as `torch_utils.persistence._reconstruct_persistent_obj(meta)`,
 where `meta` holds the class name, the module's source code and the object state. The official loader
 `exec`s that source. Here the call only records the class name and state in a `PersistentObject`;
-the source text is discarded unread. Every other global a pickle may name must be on the allowlist
-below (tensor and array rebuilders, ordered dicts); anything else is refused before it is imported.
+the source text is discarded unread. TF-era pickles hold `dnnlib.tflib.network.Network` objects whose
+state also carries module source; they become `TFNetworkState` records of their variables, likewise.
+Every other global a pickle may name must be on the allowlist below (tensor and array rebuilders,
+ordered dicts); anything else is refused before it is imported.
 """
 from __future__ import annotations
 
@@ -83,6 +85,28 @@ class PersistentObject:
         return out
 
 
+class TFNetworkState:
+    """Stand-in for a TF-era `dnnlib.tflib.network.Network`: keeps what its pickled state holds, as data.
+
+    The official class `exec`s the state's `build_module_src` and rebuilds a TensorFlow graph; here the
+    source text is dropped unread and only the name, build function name, static kwargs, sub-networks
+    and the (variable name, array) list are kept.
+    """
+
+    def __setstate__(self, state: dict) -> None:
+        if not isinstance(state, dict) or "variables" not in state or "build_func_name" not in state:
+            raise CheckpointError("a TensorFlow network in the pickle has no variables/build_func_name record")
+        self.name = str(state.get("name"))
+        self.version = state.get("version")
+        self.build_func_name = str(state["build_func_name"])
+        self.static_kwargs = dict(state.get("static_kwargs") or {})
+        self.components = dict(state.get("components") or {})
+        self.variables = {str(name): np.asarray(value) for name, value in state["variables"]}
+
+    def __repr__(self) -> str:
+        return f"TFNetworkState({self.name}: {self.build_func_name})"
+
+
 class AttrDict(dict):
     """Stand-in for dnnlib's EasyDict: a dict whose keys also read as attributes."""
 
@@ -131,6 +155,7 @@ def _allowlist() -> dict[tuple[str, str], Any]:
         ("numpy", "dtype"): np.dtype,
         ("numpy", "ndarray"): np.ndarray,
         ("torch_utils.persistence", "_reconstruct_persistent_obj"): PersistentObject,
+        ("dnnlib.tflib.network", "Network"): TFNetworkState,
         ("dnnlib.util", "EasyDict"): AttrDict,
         ("dnnlib", "EasyDict"): AttrDict,
     }

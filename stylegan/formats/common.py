@@ -1,0 +1,73 @@
+"""Helpers shared by the format readers: safe reading of torch files, filling rebuilt modules with tensors."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import pickle
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+
+def _listing(keys: list[str]) -> str:
+    return ", ".join(keys[:4]) + (" ..." if len(keys) > 4 else "")
+
+
+def fill_module(net: nn.Module, state: Mapping[str, object], what: str, derived: tuple[str, ...] = ()) -> nn.Module:
+    """Copy `state` (name -> tensor/array) into every parameter and buffer of `net`; eval mode, no grad.
+
+    Every tensor of `net` must be given with its exact shape and nothing may be left over, so a file of
+    some other variant fails here with the names at fault instead of loading half its weights. Buffers
+    whose names end with one of `derived` (fixed filters the file does not store) keep their values.
+    """
+    own = net.state_dict()
+    state = {k: torch.as_tensor(np.array(v, order="C") if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+    state.update({k: v for k, v in own.items() if k.endswith(derived) and k not in state})
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
+                   for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        detail = "; ".join(f"{label}: {_listing(keys)}" for label, keys in
+                           (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys)
+        raise CheckpointError(f"{what}: the tensors do not fit the rebuilt network ({detail})")
+    net.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
+    return net.eval().requires_grad_(False)
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+# The first record of a legacy (pre-zip) torch.save file: pickle protocol 2, then this magic number.
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def read_torch_file(path: str | Path) -> Any:
+    """torch.load a .pt/.pth file with weights_only=True (tensors and plain containers only), on the CPU.
+
+    Training checkpoints may also hold an argparse.Namespace of options; it is allowed as plain data.
+    """
+    with open(path, "rb") as f:
+        is_zip = f.read(4) == ZIP_MAGIC
+    allowed = getattr(torch.serialization, "safe_globals", None)
+    context = allowed([argparse.Namespace]) if allowed is not None else contextlib.nullcontext()
+    try:
+        with context:
+            return torch.load(str(path), map_location="cpu", weights_only=True, mmap=is_zip)
+    except pickle.UnpicklingError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: the file holds Python objects beyond tensors and plain containers, which "
+                              f"could run code; refusing to load it ({reason})") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        raise CheckpointError(f"{path}: damaged or truncated PyTorch file ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+@torch.no_grad()
+def estimate_w_avg(G: nn.Module, num_samples: int = 4096, seed: int = 0) -> torch.Tensor:
+    """Mean w of `num_samples` seeded z, for files that store no average w (as their home code computes it)."""
+    z = torch.randn([num_samples, G.z_dim], generator=torch.Generator().manual_seed(seed))
+    return G.mapping(z.to(G.mapping.w_avg.device), None)[:, 0].mean(dim=0)
