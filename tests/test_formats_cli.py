@@ -39,14 +39,14 @@ def test_generate_notes_the_stylegan1_truncation_default(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "--trunc 0.7 --trunc-cutoff 8" in result.stderr
     result = run("generate", "--network", path, "--seeds", "3", "--class", "1", "--trunc", "0.7",
-                 "--trunc-cutoff", "8", "--outdir", tmp_path)
+                 "--trunc-cutoff", "8", "--outdir", tmp_path / "truncated")
     assert result.exit_code == 0 and "note:" not in result.stderr
     G = stylegan.load(path)
     c = torch.zeros(1, 3)
     c[0, 1] = 1
     with torch.no_grad():
         expected = to_uint8(G(stylegan.seed_to_z(3, G.z_dim), c, truncation_psi=0.7, truncation_cutoff=8))[0]
-    with PIL.Image.open(tmp_path / "seed0003.png") as image:
+    with PIL.Image.open(tmp_path / "truncated" / "seed0003.png") as image:
         assert np.array_equal(np.asarray(image), expected)
 
 

@@ -251,3 +251,23 @@ def test_slerp_path_in_z_stays_on_the_shell():
     path = interpolate(z, 8, "slerp")
     norms = path.norm(dim=1)
     assert norms.max() - norms.min() < 0.05 * math.sqrt(512)
+
+
+def test_stylegan1_per_layer_noise_and_figures(tmp_path):
+    G = stylegan.load(DATA / "tf_sg1_128.pkl")
+    ws = seeds_to_ws(G, [2])
+    layers = G.synthesis.noise_layers()
+    assert len(layers) == G.num_ws and [layer.resolution for layer in layers[:4]] == [4, 4, 8, 8]
+    fixed = random_noise(G, 1, torch.Generator().manual_seed(1))
+    assert np.array_equal(render(G, ws, noise=fixed), render(G, ws, noise=[n.clone() for n in fixed]))
+    only_last = noise_modes(G, [G.num_ws - 1], "random", "none")
+    first, second = render(G, ws, noise_mode=only_last), render(G, ws, noise_mode=only_last)
+    assert not np.array_equal(first, second)
+    assert np.abs(first.astype(int) - render(G, ws, noise_mode="none").astype(int)).mean() < \
+        np.abs(render(G, ws, noise_mode="random").astype(int) - render(G, ws, noise_mode="none").astype(int)).mean()
+    result = _run("noise", "--network", DATA / "tf_sg1_128.pkl", "--seeds", "1", "--std-samples", "4",
+                  "--outdir", tmp_path)
+    assert result.exit_code == 0, result.output
+    result = _run("mix", "--network", DATA / "tf_sg1_128.pkl", "--rows", "1", "--cols", "2", "--styles", "coarse",
+                  "--outdir", tmp_path)
+    assert result.exit_code == 0, result.output

@@ -17,6 +17,23 @@ def check_ws(ws: torch.Tensor, num_ws: int, w_dim: int) -> torch.Tensor:
     return ws
 
 
+NOISE_MODES = ("const", "random", "none")
+
+
+def per_layer_noise(noise_mode, noise, count: int) -> tuple[list[str], list]:
+    """Expand `noise_mode` (one mode or one per layer) and `noise` (None or one tensor/None per layer) to
+    lists of `count` entries, checking them."""
+    modes = [noise_mode] * count if isinstance(noise_mode, str) else list(noise_mode)
+    tensors = [None] * count if noise is None else list(noise)
+    if len(modes) != count or len(tensors) != count:
+        raise InputError(f"per-layer noise settings need one entry per noise layer ({count}), "
+                         f"got {len(modes)} modes and {len(tensors)} noise tensors")
+    bad = [m for m in modes if m not in NOISE_MODES]
+    if bad:
+        raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {bad[0]!r}")
+    return modes, tensors
+
+
 def jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays, tuples and int-keyed dicts into plain JSON-compatible values."""
     if isinstance(obj, dict):

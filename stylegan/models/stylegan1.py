@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from .common import check_ws, jsonable
+from .common import check_ws, jsonable, per_layer_noise
 from .discriminator import MinibatchStdLayer
 from .mapping import normalize_2nd_moment
-from .stylegan2 import NOISE_MODES, channels_table
+from .stylegan2 import channels_table
 
 FLAVORS = {
     "nvidia": dict(latent_norm="rms", norm_eps=1e-8, up_activation=False),
@@ -230,7 +230,9 @@ class StyleLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.style = EqualLinear(w_dim, out_channels * 2, gain=1)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise` (unit-variance, broadcastable to [N, 1, R, R]) replaces what noise_mode would draw."""
         bias = self.bias.reshape(1, -1, 1, 1)
         if self.in_channels > 0:
             x = self.conv(x)
@@ -238,10 +240,11 @@ class StyleLayer(nn.Module):
             x = activate(x + bias, self.activation)
         if self.blur is not None:
             x = self.blur(x)
-        if self.use_noise and noise_mode != "none":
-            noise = (self.noise_const[None, None] if noise_mode == "const" else
-                     torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device))
-            x = x + noise * self.noise_strength.reshape(1, -1, 1, 1)
+        if self.use_noise and (noise is not None or noise_mode != "none"):
+            if noise is None:
+                noise = (self.noise_const[None, None] if noise_mode == "const" else
+                         torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device))
+            x = x + noise.to(x.device) * self.noise_strength.reshape(1, -1, 1, 1)
         x = activate(x if self.up_activation else x + bias, self.activation)
         x = instance_norm(x, self.norm_eps)
         style = self.style(w).reshape(-1, 2, self.out_channels, 1, 1)
@@ -269,12 +272,20 @@ class SynthesisBlock(nn.Module):
         if has_torgb:
             self.torgb = EqualConv2d(out_channels, img_channels, 1, gain=1, bias=True)
 
-    def forward(self, x: torch.Tensor | None, ws: torch.Tensor, noise_mode: str) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | None, ws: torch.Tensor, noise_mode=("const", "const"),
+                noise=(None, None)) -> torch.Tensor:
+        """noise_mode (one mode, or one per layer) and noise (one entry per layer) for the block's two layers."""
+        if isinstance(noise_mode, str):
+            noise_mode = (noise_mode, noise_mode)
         if x is None:
-            x = self.input(self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1]), ws[:, 0], noise_mode)
+            x = self.input(self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1]), ws[:, 0], noise_mode[0], noise[0])
         else:
-            x = self.conv0(x, ws[:, 0], noise_mode)
-        return self.conv1(x, ws[:, 1], noise_mode)
+            x = self.conv0(x, ws[:, 0], noise_mode[0], noise[0])
+        return self.conv1(x, ws[:, 1], noise_mode[1], noise[1])
+
+    def layers(self) -> list[StyleLayer]:
+        """The block's two styled layers, in order."""
+        return [self.input if hasattr(self, "input") else self.conv0, self.conv1]
 
     def extra_repr(self) -> str:
         return f"resolution={self.resolution}"
@@ -312,13 +323,13 @@ class SynthesisNetwork(nn.Module):
             setattr(self, f"b{res}", block)
         self.register_buffer("lod", torch.zeros([]))
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **_ignored) -> torch.Tensor:
-        """Render ws; noise_mode is 'const' (stored noise), 'random' (fresh noise) or 'none'.
+    def forward(self, ws: torch.Tensor, noise_mode="const", noise=None, **_ignored) -> torch.Tensor:
+        """Render ws; noise_mode is 'const' (stored noise), 'random' (fresh noise) or 'none', or one mode per
+        noise layer (see `noise_layers`); noise: optional per-layer unit-variance tensors.
 
         Other keyword arguments of the StyleGAN2/3 synthesis (force_fp32, update_emas) have no effect here.
         """
-        if noise_mode not in NOISE_MODES:
-            raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        modes, noise = per_layer_noise(noise_mode, noise, self.num_ws)
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32)
         lod = float(self.lod) if self.progressive else 0.0  # without per-level ToRGB the original ignores lod
         # Progressive growing: stop `lod` levels below the top (never below 8x8, as the original's recursion)
@@ -329,7 +340,7 @@ class SynthesisNetwork(nn.Module):
         x = prev = None
         for i, res in enumerate(self.block_resolutions[:stop_log2 - 1]):
             prev = x
-            x = getattr(self, f"b{res}")(x, ws[:, 2 * i:2 * i + 2], noise_mode)
+            x = getattr(self, f"b{res}")(x, ws[:, 2 * i:2 * i + 2], modes[2 * i:2 * i + 2], noise[2 * i:2 * i + 2])
         res = 2 ** stop_log2
         img = getattr(self, f"b{res}").torgb(x)
         if blend > 0 and res > 4:
@@ -340,6 +351,10 @@ class SynthesisNetwork(nn.Module):
     def ws_resolutions(self) -> list[int]:
         """The resolution each w row controls (w i drives the layers at 4 * 2**(i // 2))."""
         return [4 * 2 ** (i // 2) for i in range(self.num_ws)]
+
+    def noise_layers(self) -> list[StyleLayer]:
+        """The styled layers in order; layer i takes w row i and noise input i."""
+        return [layer for res in self.block_resolutions for layer in getattr(self, f"b{res}").layers()]
 
     def extra_repr(self) -> str:
         return (f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "

@@ -12,11 +12,8 @@ from torch import nn
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
 from ..precision import layer_dtype
-from .common import check_ws, jsonable
+from .common import NOISE_MODES, check_ws, jsonable, per_layer_noise
 from .mapping import MappingNetwork
-
-NOISE_MODES = ("const", "random", "none")
-
 
 def channels_table(img_resolution: int, channel_base: int, channel_max: int,
                    channels: dict | None = None, lowest: int = 4) -> dict[int, int]:
@@ -234,12 +231,7 @@ class SynthesisNetwork(nn.Module):
         tensors ([N or 1, 1, R, R]; None entries follow noise_mode).
         """
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32)
-        layers = self.noise_layers()
-        modes = [noise_mode] * len(layers) if isinstance(noise_mode, str) else list(noise_mode)
-        noise = [None] * len(layers) if noise is None else list(noise)
-        if len(modes) != len(layers) or len(noise) != len(layers):
-            raise InputError(f"per-layer noise settings need one entry per noise layer ({len(layers)}), "
-                             f"got {len(modes)} modes and {len(noise)} noise tensors")
+        modes, noise = per_layer_noise(noise_mode, noise, len(self.noise_layers()))
         block_kwargs.setdefault("precision", self.precision)
         x = img = None
         w_idx = 0
