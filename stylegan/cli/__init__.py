@@ -8,6 +8,7 @@ import warnings
 
 from .common import cli
 from . import commands_generate  # noqa: F401  (registers generate, info, convert)
+from . import commands_metrics  # noqa: F401  (registers metrics)
 
 
 def main() -> None:

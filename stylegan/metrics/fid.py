@@ -12,7 +12,7 @@ from .options import MetricOptions
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """|mu1 - mu2|^2 + tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2)), the real part of it."""
     m = np.square(mu1 - mu2).sum()
-    s, _ = scipy.linalg.sqrtm(np.dot(sigma1, sigma2), disp=False)
+    s = scipy.linalg.sqrtm(np.dot(sigma1, sigma2))
     return float(np.real(m + np.trace(sigma1 + sigma2 - s * 2)))
 
 
