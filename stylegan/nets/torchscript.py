@@ -115,7 +115,7 @@ def read_torchscript_state(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             root = _ArchiveUnpickler(io.BytesIO(archive.read(pkl[0])), archive, prefix).load()
         except CheckpointError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
+            raise type(exc)(f"{path}: {exc}") from None
         except Exception as exc:  # a damaged pickle can fail in many ways
             raise CheckpointError(f"{path}: damaged TorchScript data ({type(exc).__name__}: {exc})") from None
     if not isinstance(root, ScriptRecord):
