@@ -52,7 +52,7 @@ def path_lengths(G: nn.Module, lpips: nn.Module, c: torch.Tensor, gen: torch.Gen
     z0, z1 = torch.randn([n * 2, G.z_dim], generator=gen).to(device).chunk(2)
     if space == "w":
         w0, w1 = G.mapping(torch.cat([z0, z1]), torch.cat([c, c])).chunk(2)
-        t = t[:, None, None]
+        t = t[:, None, None].to(w0.dtype)
         ws = torch.cat([w0.lerp(w1, t), w0.lerp(w1, t + epsilon)])
     else:
         t = t[:, None]

@@ -88,10 +88,12 @@ def calc_metric(name: str, opts: MetricOptions, num_gen: int | None = None, max_
         raise InputError(f"unknown metric {name!r}; choose from: {', '.join(METRICS)}")
     metric = METRICS[name]
     params = dict(metric.params)
+    applied = {}
     if num_gen is not None:
-        params["num_gen" if "num_gen" in params else "num_samples"] = num_gen
+        params["num_gen" if "num_gen" in params else "num_samples"] = applied["num_gen"] = num_gen
     if max_real is not None and "max_real" in params:
         params["max_real"] = max_real if params["max_real"] is None else min(params["max_real"], max_real)
+        applied["max_real"] = max_real
     if metric.dataset:
         params["dataset_overrides"] = metric.dataset
     start = time.time()
@@ -100,8 +102,8 @@ def calc_metric(name: str, opts: MetricOptions, num_gen: int | None = None, max_
     results = {(f"{name}_{key}" if key else name): float(value) for key, value in values.items()}
     out = dict(results=results, metric=name, total_time=total, total_time_str=format_time(total),
                num_gpus=opts.num_gpus)
-    if num_gen is not None or max_real is not None:
-        out["sample_overrides"] = {k: v for k, v in (("num_gen", num_gen), ("max_real", max_real)) if v is not None}
+    if applied:
+        out["sample_overrides"] = applied
     return out
 
 
