@@ -10,6 +10,8 @@ Input pixels are 0..255, RGB. Both uses normalise with the ImageNet mean and dev
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -40,7 +42,8 @@ class VGG16(nn.Module):
                 layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU()]
                 channels = width
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096))
+        # fc1 and fc2 keep torchvision's positions (classifier.0, classifier.3); fc3, the classes, is not needed.
+        self.classifier = nn.Sequential(OrderedDict([("0", nn.Linear(512 * 7 * 7, 4096)), ("3", nn.Linear(4096, 4096))]))
         self.lpips = nn.ParameterList([nn.Parameter(torch.ones(c)) for c in LPIPS_CHANNELS])
         self.has_lpips = False
         self.fingerprint = ""
@@ -54,7 +57,8 @@ class VGG16(nn.Module):
         """The 4096 fc2 features after ReLU (the precision/recall embedding), from images resized to 224."""
         x = self.features(self._normalize(resize_tf1(images.to(torch.float32), INPUT_SIZE)))
         x = F.adaptive_avg_pool2d(x, (7, 7)).flatten(1)
-        return F.relu(self.classifier[3](F.relu(self.classifier[0](x))))
+        fc1, fc2 = self.classifier
+        return F.relu(fc2(F.relu(fc1(x))))
 
     def lpips_features(self, images: torch.Tensor) -> torch.Tensor:
         """A vector per image whose squared distance between two images is their LPIPS distance.

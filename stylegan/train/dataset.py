@@ -62,6 +62,7 @@ class ImageDataset:
             idx = np.tile(idx, 2)
             self._flip = np.concatenate([self._flip, np.ones_like(self._flip)])
         self._raw_idx = idx
+        self.close()  # reopened on demand, so that loader worker processes never share one zip handle
 
     def __len__(self) -> int:
         return int(self._raw_idx.size)
