@@ -4,6 +4,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from stylegan.errors import InputError
 from stylegan.metrics import FeatureStats, frechet_distance, kernel_distance, precision_recall, trimmed_mean
 
 
@@ -112,3 +113,10 @@ def test_trimmed_mean_drops_values_outside_the_1st_to_99th_percentiles():
     values = np.arange(201, dtype=np.float64) ** 2  # 1st percentile (lower) = 2^2, 99th (higher) = 198^2
     expected = np.mean(np.arange(2, 199, dtype=np.float64) ** 2)
     assert trimmed_mean(values) == pytest.approx(expected, rel=1e-12)
+
+
+def test_too_few_samples_are_refused_with_a_message():
+    with pytest.raises(InputError, match="at least 2"):
+        kernel_distance(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(InputError, match="more than 3 samples"):
+        precision_recall(torch.zeros(3, 2), torch.zeros(5, 2), nhood_size=3)

@@ -211,7 +211,10 @@ def equivariance_psnrs(opts: MetricOptions, num_samples: int, batch_size: int = 
             randomize_noise(G, gen)
             z = torch.randn([batch_size, G.z_dim], generator=gen).to(opts.device)
             ws = G.mapping(z, next(labels))
-            synth = lambda: G.synthesis(ws, noise_mode="const", force_fp32=True, **opts.G_kwargs)  # noqa: E731
+
+            def synth() -> torch.Tensor:
+                return G.synthesis(ws, noise_mode="const", force_fp32=True, **opts.G_kwargs)
+
             transform.set(eye)
             orig = synth()
             terms = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from .features import dataset_feature_stats, generator_feature_stats
 from .options import MetricOptions
 
@@ -15,6 +16,8 @@ def kernel_distance(real: np.ndarray, gen: np.ndarray, num_subsets: int = 100, m
     rng = rng if rng is not None else np.random.RandomState(0)
     d = real.shape[1]
     m = min(real.shape[0], gen.shape[0], max_subset_size)
+    if m < 2:
+        raise InputError(f"KID needs at least 2 real and 2 generated images, got {real.shape[0]} and {gen.shape[0]}")
     total = 0.0
     for _ in range(num_subsets):
         x = gen[rng.choice(gen.shape[0], m, replace=False)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import InputError
 from .features import dataset_feature_stats, generator_feature_stats
 from .options import MetricOptions
 
@@ -22,6 +23,9 @@ def manifold_coverage(manifold: torch.Tensor, probes: torch.Tensor, nhood_size: 
                       row_batch_size: int = 10000, col_batch_size: int = 10000) -> float:
     """Share of `probes` within the k-NN radius (k = nhood_size, not counting the point itself) of at
     least one point of `manifold`."""
+    if len(manifold) <= nhood_size:
+        raise InputError(f"precision/recall with k = {nhood_size} needs more than {nhood_size} samples per set, "
+                         f"got {len(manifold)}")
     manifold, probes = manifold.half(), probes.half()
     radii = torch.cat([_distances(part, manifold, col_batch_size).float().kthvalue(nhood_size + 1).values.half()
                        for part in manifold.split(row_batch_size)])

@@ -13,7 +13,7 @@ from .. import formats
 from ..errors import InputError
 from ..formats import nvidia_pkl
 from .options import MetricOptions
-from .registry import calc_metric, report_metric
+from .registry import calc_metric, format_table, report_metric
 
 _DATASET_KEYS = ("path", "max_size", "xflip", "random_seed")
 
@@ -40,7 +40,8 @@ def evaluate(network: str | Path, metrics: list[str], data: str | Path | None = 
 
     `data` defaults to the dataset recorded in the checkpoint; `mirror` to its recorded x-flip setting.
     `opts_kwargs` go to MetricOptions (inception, vgg16, seed, cache, ...) except `num_gen` and
-    `max_real`, which go to calc_metric. With gpus > 1, one process per GPU is started.
+    `max_real`, which go to calc_metric. With gpus > 1, one process per GPU is started; rank 0 prints
+    and writes the results, and the returned list is empty.
     """
     dataset_kwargs = recorded_dataset_kwargs(network) or {}
     if data is not None:
@@ -66,7 +67,9 @@ def evaluate(network: str | Path, metrics: list[str], data: str | Path | None = 
 def _worker(rank: int, gpus: int, job: dict, init_file: str) -> None:
     torch.distributed.init_process_group("nccl", init_method=f"file://{init_file}", rank=rank, world_size=gpus)
     torch.cuda.set_device(rank)
-    _evaluate(rank, gpus, torch.device("cuda", rank), job, print if rank == 0 else lambda _line: None)
+    results = _evaluate(rank, gpus, torch.device("cuda", rank), job, print if rank == 0 else lambda _line: None)
+    if rank == 0 and results:
+        print(format_table(results))
     torch.distributed.destroy_process_group()
 
 
