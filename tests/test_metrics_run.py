@@ -1,7 +1,6 @@
 """Metrics end to end: generator and dataset passes, the statistics cache, PPL on a toy generator with a
 known path length, reports, and the `stylegan metrics` command."""
 import json
-import zipfile
 
 import numpy as np
 import pytest

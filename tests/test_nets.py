@@ -2,7 +2,6 @@
 and a missing file is reported with its name and where it goes."""
 import os
 import pickle
-import sys
 import zipfile
 
 import numpy as np
@@ -16,6 +15,8 @@ from stylegan.nets import (InceptionV3, VGG16, WeightsMissingError, load_incepti
 from stylegan.nets import inception as inception_module
 from stylegan.nets.resize import resize_tf1
 from stylegan.nets.torchscript import read_torchscript_state
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*:DeprecationWarning")
 
 
 def _randomize(net: nn.Module, seed: int = 0) -> nn.Module:
@@ -54,6 +55,7 @@ class _Tree(nn.Module):
 
 
 def _save_torchscript(tensors: dict, path):
+    """Script and save a module tree (TorchScript is deprecated in recent torch, but the files still exist)."""
     torch.jit.save(torch.jit.script(_Tree(tensors)), str(path))
     return path
 
@@ -108,15 +110,12 @@ def _nvidia_inception_tensors(net: InceptionV3) -> dict:
     """The tensors of `net` under the names of NVIDIA's TorchScript InceptionV3: blocks mixed..mixed_10,
     TensorFlow scopes nested (tower.conv_1) in blocks A-D and flat (tower_mixed_conv) in E blocks."""
     state = net.state_dict()
-    names = {}
-    for scope in [s.removesuffix(".weight") for s in
-                  ("conv", "conv_1", "conv_2", "conv_3", "conv_4")]:
-        names[scope] = inception_module._nvidia_layer(scope)
+    names = {scope: inception_module._nvidia_layer(scope) for scope in ("conv", "conv_1", "conv_2", "conv_3", "conv_4")}
     for index, (block, kind) in enumerate(inception_module._MIXED):
         prefix = "mixed" if index == 0 else f"mixed_{index}"
         for flat in inception_module._BRANCHES[kind]:
-            nested = flat if kind == "E" else flat.replace("tower_2_", "tower_2.").replace("tower_1_", "tower_1.") \
-                .replace("tower_conv", "tower.conv")
+            nested = flat if kind == "E" else (flat.replace("tower_2_", "tower_2.").replace("tower_1_", "tower_1.")
+                                               .replace("tower_conv", "tower.conv"))
             names[f"{prefix}.{nested}"] = inception_module._nvidia_layer(f"{prefix}.{nested}")
     out = {"output.weight": torch.randn(1008, 2048), "output.bias": torch.randn(1008)}
     for scope, layer in names.items():

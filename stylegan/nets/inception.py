@@ -222,10 +222,10 @@ def from_nvidia_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     out: dict[str, torch.Tensor] = {}
     unknown = []
     for key, value in state.items():
-        if key.startswith("output."):
-            continue  # the classifier, not used for features
+        if not key.startswith("layers."):
+            continue  # the classifier ("output") and any other top-level tensors are not used for features
         scope, _, param = key.removeprefix("layers.").rpartition(".")
-        layer = _nvidia_layer(scope) if key.startswith("layers.") and param in _PARAMS else None
+        layer = _nvidia_layer(scope) if param in _PARAMS else None
         if layer is None:
             unknown.append(key)
             continue
