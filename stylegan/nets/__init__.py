@@ -1,0 +1,29 @@
+"""Pretrained feature networks (InceptionV3, VGG16) built from our own architecture code and loaded
+from local weight files: `load_inception_net` and `load_vgg16_net` find, read and map the weights."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .inception import InceptionV3, load_inception
+from .vgg16 import VGG16, load_vgg16, lpips_heads
+from .weights import INCEPTION, VGG16 as VGG16_FILES, WeightsMissingError, file_digest, find_lpips_heads, \
+    find_weights, read_state
+
+
+def load_inception_net(path: str | Path | None = None) -> InceptionV3:
+    """InceptionV3 from `path`, $STYLEGAN_INCEPTION or the torch hub cache."""
+    path = find_weights(INCEPTION, path)
+    return load_inception(read_state(path), fingerprint=f"{path.name}:{file_digest(path)[:16]}")
+
+
+def load_vgg16_net(path: str | Path | None = None) -> VGG16:
+    """VGG16 from `path`, $STYLEGAN_VGG16 or the torch hub cache, with LPIPS heads when available."""
+    path = find_weights(VGG16_FILES, path)
+    state = read_state(path)
+    heads_path = None if any(k.startswith("lpips") for k in state) else find_lpips_heads()
+    heads = lpips_heads(read_state(heads_path)) if heads_path is not None else None
+    return load_vgg16(state, heads, fingerprint=f"{path.name}:{file_digest(path)[:16]}")
+
+
+__all__ = ["InceptionV3", "VGG16", "WeightsMissingError", "load_inception", "load_inception_net", "load_vgg16",
+           "load_vgg16_net"]

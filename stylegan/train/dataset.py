@@ -1,0 +1,171 @@
+"""Image datasets in the official layout: a zip file or a folder of PNG/JPEG images, plus an optional
+`dataset.json` whose "labels" list pairs each file name with a class index or a label vector.
+
+Images are served as uint8 arrays [C, H, W] in sorted file-name order. `max_size` keeps a random but
+reproducible subset (chosen before mirroring) and `xflip` doubles the dataset with mirrored copies,
+exactly as the official reader does, so sample sets and cached statistics agree with it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+
+from ..errors import InputError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
+class ImageDataset:
+    """Images and labels from a zip or a folder; `dataset[i]` -> (uint8 image [C, H, W], float32 label)."""
+
+    def __init__(self, path: str | Path, resolution: int | None = None, use_labels: bool = False,
+                 xflip: bool = False, max_size: int | None = None, random_seed: int = 0):
+        self.path = Path(path)
+        self.name = self.path.stem
+        self.xflip = bool(xflip)
+        self.use_labels = bool(use_labels)
+        self.max_size = max_size
+        self._zip: zipfile.ZipFile | None = None
+        if self.path.is_dir():
+            self._kind = "dir"
+            names = [p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()]
+        elif self.path.is_file() and zipfile.is_zipfile(self.path):
+            self._kind = "zip"
+            names = [n for n in self._zipfile().namelist() if not n.endswith("/")]
+        elif self.path.exists():
+            raise InputError(f"{self.path}: a dataset must be a folder of images or a .zip of them")
+        else:
+            raise InputError(f"{self.path}: no such dataset (expected a folder or a .zip of images)")
+        self._all_names = set(names)
+        self.image_names = sorted(n for n in names if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS)
+        if not self.image_names:
+            raise InputError(f"{self.path}: holds no PNG or JPEG images")
+        self.image_shape = list(self._read_image(self.image_names[0]).shape)
+        if resolution is not None and self.image_shape[1:] != [resolution, resolution]:
+            raise InputError(f"{self.path}: images are {self.image_shape[2]}x{self.image_shape[1]}, but "
+                             f"{resolution}x{resolution} is needed (the network's resolution)")
+        self._labels = self._read_labels() if use_labels else None
+
+        idx = np.arange(len(self.image_names), dtype=np.int64)
+        if max_size is not None and idx.size > max_size:
+            np.random.RandomState(random_seed).shuffle(idx)
+            idx = np.sort(idx[:max_size])
+        self._flip = np.zeros(idx.size, dtype=bool)
+        if xflip:
+            idx = np.tile(idx, 2)
+            self._flip = np.concatenate([self._flip, np.ones_like(self._flip)])
+        self._raw_idx = idx
+        self.close()  # reopened on demand, so that loader worker processes never share one zip handle
+
+    def __len__(self) -> int:
+        return int(self._raw_idx.size)
+
+    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        name = self.image_names[self._raw_idx[idx]]
+        image = self._read_image(name)
+        if list(image.shape) != self.image_shape:
+            raise InputError(f"{self.path}: {name} is {image.shape[2]}x{image.shape[1]} with {image.shape[0]} "
+                             f"channel(s), but the dataset's images are {self.image_shape[2]}x{self.image_shape[1]} "
+                             f"with {self.image_shape[0]}; all images must match")
+        if self._flip[idx]:
+            image = image[:, :, ::-1]
+        return np.ascontiguousarray(image), self.get_label(idx)
+
+    @property
+    def resolution(self) -> int:
+        return self.image_shape[1]
+
+    @property
+    def num_channels(self) -> int:
+        return self.image_shape[0]
+
+    @property
+    def label_dim(self) -> int:
+        """Length of a label vector: the number of classes for class labels, 0 without labels."""
+        if self._labels is None:
+            return 0
+        return int(self._labels.max()) + 1 if self._labels.dtype == np.int64 else int(self._labels.shape[1])
+
+    def get_label(self, idx: int) -> np.ndarray:
+        """The label of item `idx` as float32: one-hot for class indices, empty without labels."""
+        if self._labels is None:
+            return np.zeros([0], dtype=np.float32)
+        label = self._labels[self._raw_idx[idx]]
+        if self._labels.dtype == np.int64:
+            onehot = np.zeros([self.label_dim], dtype=np.float32)
+            onehot[label] = 1
+            return onehot
+        return label.copy()
+
+    def fingerprint(self) -> str:
+        """A digest of the dataset's content: each zip member's name, size and CRC-32, or each folder
+        file's name, size and modification time."""
+        h = hashlib.sha256()
+        if self._kind == "zip":
+            for info in sorted(self._zipfile().infolist(), key=lambda i: i.filename):
+                h.update(f"{info.filename}\0{info.file_size}\0{info.CRC}\n".encode())
+        else:
+            for name in sorted(self._all_names):
+                st = (self.path / name).stat()
+                h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return h.hexdigest()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__, _zip=None)
+
+    def _zipfile(self) -> zipfile.ZipFile:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip
+
+    def _read_bytes(self, name: str) -> bytes:
+        if self._kind == "zip":
+            return self._zipfile().read(name)
+        return (self.path / name).read_bytes()
+
+    def _read_image(self, name: str) -> np.ndarray:
+        try:
+            with PIL.Image.open(io.BytesIO(self._read_bytes(name))) as image:
+                array = np.asarray(image)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{self.path}: cannot read image {name} ({exc})") from None
+        if array.dtype != np.uint8:
+            raise InputError(f"{self.path}: {name} is not an 8-bit image (mode {image.mode})")
+        if array.ndim == 2:
+            array = array[:, :, np.newaxis]
+        return array.transpose(2, 0, 1)
+
+    def _read_labels(self) -> np.ndarray | None:
+        if "dataset.json" not in self._all_names:
+            return None
+        try:
+            labels = json.loads(self._read_bytes("dataset.json"))["labels"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{self.path}: dataset.json has no readable 'labels' list ({exc})") from None
+        if labels is None:
+            return None
+        table = {str(name).replace("\\", "/"): label for name, label in labels}
+        missing = [n for n in self.image_names if n not in table]
+        if missing:
+            raise InputError(f"{self.path}: dataset.json has no label for {missing[0]} "
+                             f"({len(missing)} image(s) unlabelled)")
+        array = np.array([table[n] for n in self.image_names])
+        if array.ndim == 1:
+            if not np.issubdtype(array.dtype, np.integer) or array.min() < 0:
+                raise InputError(f"{self.path}: class labels in dataset.json must be non-negative integers")
+            return array.astype(np.int64)
+        if array.ndim == 2:
+            return array.astype(np.float32)
+        raise InputError(f"{self.path}: labels in dataset.json must be class indices or flat vectors")
