@@ -6,11 +6,13 @@ from __future__ import annotations
 import warnings
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .errors import InputError
+from .nets import WeightsMissingError, load_vgg16_net
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -94,16 +96,71 @@ def feature_distance(extract: Callable[[torch.Tensor], list[torch.Tensor]], targ
     return loss
 
 
-def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None,
-              weights: dict[str, float] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+VGG_TAPS = {"conv1_1": 1, "conv1_2": 3, "conv2_1": 6, "conv2_2": 8, "conv3_1": 11, "conv3_2": 13, "conv3_3": 15,
+            "conv4_1": 18, "conv4_2": 20, "conv4_3": 22, "conv5_1": 25, "conv5_2": 27, "conv5_3": 29}
+IMAGE2STYLEGAN_LAYERS = ("conv1_1", "conv1_2", "conv3_2", "conv4_2")
+PERCEPTUAL_SIZE = 256  # images larger than this are area-downsampled before VGG16, as the official projector does
+
+
+def _to_perceptual_size(img: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(img, size=(PERCEPTUAL_SIZE,) * 2, mode="area") if img.shape[2] > PERCEPTUAL_SIZE else img
+
+
+def _rgb(img: torch.Tensor) -> torch.Tensor:
+    return img.expand(-1, 3, -1, -1) if img.shape[1] == 1 else img
+
+
+class VGGFeatures(nn.Module):
+    """VGG16 activations (after ReLU) at named layers, e.g. Image2StyleGAN's conv1_1, conv1_2, conv3_2, conv4_2."""
+
+    def __init__(self, vgg: nn.Module, layers: Sequence[str] = IMAGE2STYLEGAN_LAYERS):
+        super().__init__()
+        unknown = [name for name in layers if name not in VGG_TAPS]
+        if unknown:
+            raise InputError(f"unknown VGG16 layers {unknown}; choose from {', '.join(VGG_TAPS)}")
+        self.vgg, self.taps = vgg, sorted(VGG_TAPS[name] for name in layers)
+
+    def forward(self, img: torch.Tensor) -> list[torch.Tensor]:
+        x, feats = self.vgg._normalize(_rgb(_to_perceptual_size(img))), []
+        for i, layer in enumerate(self.vgg.features[:self.taps[-1] + 1]):
+            x = layer(x)
+            if i in self.taps:
+                feats.append(x)
+        return feats
+
+
+def lpips_distance(vgg: nn.Module, target: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """LPIPS(VGG) distance to `target` per sample, on images downsampled to 256² when larger."""
+    with torch.no_grad():
+        target_feats = vgg.lpips_features(_rgb(_to_perceptual_size(target)))
+    return lambda synth: (vgg.lpips_features(_rgb(_to_perceptual_size(synth))) - target_feats).square().sum(dim=1)
+
+
+def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None, vgg: nn.Module | str | None = None,
+              auto: str = "lpips", weights: dict[str, float] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The per-sample loss against `target` (images in [0, 255]) for a '+'-separated spec of 'pixel',
-    'msssim' and 'discriminator', or 'auto' (pixel + MS-SSIM, + discriminator features when D is given)."""
+    'msssim', 'discriminator', 'vgg' (Image2StyleGAN layers, per-element means) and 'lpips'.
+
+    'auto' means `auto` (e.g. 'lpips' or 'pixel+vgg') when VGG16 weights are found, else pixel + MS-SSIM
+    (+ discriminator features when D is given), saying so once. `vgg` is a loaded VGG16, a weight file,
+    or None to search $STYLEGAN_VGG16 and the torch hub cache.
+    """
     weights = weights or {}
     spec = spec.lower().strip()
-    if spec == "auto":
-        warnings.warn("no VGG16 weights configured: projecting with pixel + MS-SSIM"
-                      + (" + discriminator features" if D is not None else "") + " losses", stacklevel=2)
-        spec = "pixel+msssim" + ("+discriminator" if D is not None else "")
+    needs_vgg = spec == "auto" or any(p.strip() in ("vgg", "lpips") for p in spec.split("+"))
+    if needs_vgg and not isinstance(vgg, nn.Module):
+        try:
+            vgg = load_vgg16_net(vgg)
+            if spec == "auto" and "lpips" in auto and not vgg.has_lpips:
+                raise WeightsMissingError("the VGG16 weights have no LPIPS heads (install the lpips package or "
+                                          "use NVIDIA's vgg16.pt)")
+            spec = auto if spec == "auto" else spec
+        except WeightsMissingError as exc:
+            if spec != "auto":
+                raise
+            fallback = "pixel+msssim" + ("+discriminator" if D is not None else "")
+            warnings.warn(f"{exc}; projecting with the offline losses {fallback} instead", stacklevel=2)
+            spec = fallback
     parts = []
     for name in (part.strip() for part in spec.split("+")):
         if name == "pixel":
@@ -114,6 +171,21 @@ def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None,
             if D is None:
                 raise InputError("the discriminator loss needs a checkpoint that holds D (this one has none)")
             parts.append((name, feature_distance(DiscriminatorFeatures(D), target)))
+        elif name == "vgg":
+            parts.append((name, feature_distance(VGGFeatures(vgg).to(target.device), target)))
+        elif name == "lpips":
+            parts.append((name, lpips_distance(vgg.to(target.device), target)))
         else:
-            raise InputError(f"unknown loss {name!r}; choose from pixel, msssim, discriminator, auto")
-    return lambda synth: sum(weights.get(name, 1.0) * fn(synth) for name, fn in parts)
+            raise InputError(f"unknown loss {name!r}; choose from pixel, msssim, discriminator, vgg, lpips, auto")
+    def loss(synth: torch.Tensor) -> torch.Tensor:
+        return sum(weights.get(name, 1.0) * fn(synth) for name, fn in parts)
+
+    loss.spec = "+".join(name for name, _ in parts)
+    return loss
+
+
+@torch.no_grad()
+def lpips_between(vgg: nn.Module, a: np.ndarray, b: np.ndarray) -> float:
+    """LPIPS(VGG) distance between two uint8 images [H, W, C]."""
+    ta, tb = (torch.from_numpy(np.array(x)).permute(2, 0, 1)[None].float() for x in (a, b))
+    return float(lpips_distance(vgg, tb)(ta)[0])

@@ -27,8 +27,9 @@ from .perceptual import make_loss
 
 METHODS = {
     "official": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
-    "image2stylegan": dict(space="w+", loss="pixel", num_steps=5000, lr=0.01, optimize_noise=False),
+    "image2stylegan": dict(space="w+", loss="auto", num_steps=5000, lr=0.01, optimize_noise=False),
 }
+AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg"}  # what 'auto' means when VGG16 is available
 
 
 @dataclass
@@ -88,13 +89,16 @@ def _lr_ramp(t: float, rampup: float = 0.05, rampdown: float = 0.25) -> float:
 def project(G: nn.Module, target, method: str = "official", space: str | None = None, loss: str | None = None,
             num_steps: int | None = None, lr: float | None = None, init: str | int = "mean",
             optimize_noise: bool | None = None, w_avg_samples: int = 10000, seed: int = 303,
-            class_idx: int | None = None, D: nn.Module | None = None, stabilize: bool = False,
+            class_idx: int | None = None, D: nn.Module | None = None, vgg: nn.Module | str | None = None,
+            stabilize: bool = False,
             keep_every: int = 1, callback: Callable[[int, dict], None] | None = None,
             progress: bool = True) -> Projection:
     """Project target image(s) into G's latent space with the named method (see the module docstring).
 
-    space: 'w' or 'w+'; loss: a spec for `perceptual.make_loss` ('auto', 'pixel', 'pixel+msssim',
-    'discriminator', ...); init: 'mean', 'random' or a seed; stabilize (StyleGAN3): keep ws row 0, which
+    space: 'w' or 'w+'; loss: a spec for `perceptual.make_loss` ('auto' = LPIPS for the official method,
+    pixel + VGG16 for Image2StyleGAN, offline losses when no VGG16 weights are found; or 'pixel',
+    'pixel+msssim', 'discriminator', ...); vgg: a VGG16 or its weight file (default: searched);
+    init: 'mean', 'random' or a seed; stabilize (StyleGAN3): keep ws row 0, which
     only drives the input layer's rotation/translation, at G.mapping.w_avg so that the image frame stays
     put. `callback(step, info)` is called after every step with the step's loss and ws.
     """
@@ -129,7 +133,8 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
                  .requires_grad_(True) for layer in G.synthesis.noise_layers()]
     noise_kwargs = {"noise": noise} if noise is not None else {}
     optimizer = torch.optim.Adam([w_opt] + (noise or []), betas=(0.9, 0.999), lr=cfg["lr"])
-    distance = make_loss(cfg["loss"], target, D=D)
+    distance = make_loss(cfg["loss"], target, D=D, vgg=vgg, auto=AUTO_LOSS[method])
+    cfg["loss"] = distance.spec
     anchor = G.mapping.w_avg.reshape(1, 1, -1).expand(batch, 1, -1) if stabilize else None
 
     losses, history = [], []

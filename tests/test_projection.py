@@ -174,3 +174,64 @@ def test_cli_applications(tmp_path, G2):
     edited = load_ws(tmp_path / "expression_w.npz", G2)
     w1, w2, w3 = (seeds_to_ws(G2, [s]) for s in (1, 2, 3))
     assert torch.allclose(edited[0], w1[0]) and torch.allclose(edited[1], (w1 + w3 - w2)[0], atol=1e-5)
+
+
+def _random_vgg_files(folder, heads: bool = True):
+    """A torchvision-format VGG16 state dict with random weights (and LPIPS heads beside it)."""
+    from stylegan.nets import VGG16
+    gen = torch.Generator().manual_seed(0)
+    net = VGG16()
+    state = {k: torch.randn(v.shape, generator=gen) * 0.05 for k, v in net.state_dict().items()
+             if not k.startswith("lpips")}
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(state, folder / "vgg16-397923af.pth")
+    if heads:
+        torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen) + 0.5
+                    for i, c in enumerate((64, 128, 256, 512, 512))}, folder / "lpips_vgg.pth")
+    return folder / "vgg16-397923af.pth"
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("STYLEGAN_VGG16", raising=False)
+    monkeypatch.delenv("STYLEGAN_LPIPS", raising=False)
+    return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+def test_auto_loss_uses_lpips_and_vgg_when_weights_are_present(G2, hub, monkeypatch):
+    _random_vgg_files(hub)
+    monkeypatch.setenv("STYLEGAN_LPIPS", str(hub / "lpips_vgg.pth"))
+    target = render(G2, seeds_to_ws(G2, [4]))
+    official = project(G2, target, num_steps=3, w_avg_samples=500, progress=False)
+    assert official.options["loss"] == "lpips"
+    i2s = project(G2, target, method="image2stylegan", num_steps=3, w_avg_samples=500, progress=False)
+    assert i2s.options["loss"] == "pixel+vgg"
+    assert all(np.isfinite(official.losses)) and all(np.isfinite(i2s.losses))
+
+
+def test_vgg_features_are_the_named_relu_outputs(hub):
+    from stylegan.nets import load_vgg16_net
+    from stylegan.perceptual import VGGFeatures
+    vgg = load_vgg16_net(_random_vgg_files(hub, heads=False))
+    img = torch.rand(1, 3, 32, 32) * 255
+    feats = VGGFeatures(vgg, ["conv1_1", "conv3_2"])(img)
+    x = vgg._normalize(img)
+    expected = []
+    for i, layer in enumerate(vgg.features[:14]):
+        x = layer(x)
+        if i in (1, 13):
+            expected.append(x)
+    assert all(torch.equal(a, b) for a, b in zip(feats, expected))
+    assert feats[0].min() >= 0  # after ReLU
+    loss = make_loss("vgg", img, vgg=vgg)
+    assert float(loss(img)) == 0 and float(loss(img.flip(3))) > 0
+
+
+def test_missing_vgg_weights(G2, hub):
+    target = render(G2, seeds_to_ws(G2, [4]))
+    with pytest.warns(UserWarning, match="vgg16-397923af.pth or vgg16.pt"):
+        result = project(G2, target, num_steps=2, w_avg_samples=500, progress=False)
+    assert result.options["loss"] == "pixel+msssim"
+    with pytest.raises(stylegan.StyleGANError, match=r"put vgg16-397923af.pth or vgg16.pt in .*checkpoints"):
+        project(G2, target, loss="lpips", num_steps=2, progress=False)

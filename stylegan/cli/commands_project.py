@@ -13,6 +13,8 @@ from ..figures import labeled_grid
 from ..generate import render
 from ..io import atomic_path, read_image, save_png
 from ..latent import crossover as crossover_ws, expression as expression_ws, interpolate, resolve_layers, save_ws
+from ..nets import WeightsMissingError, load_vgg16_net
+from ..perceptual import lpips_between
 from ..project import METHODS, project, psnr
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
@@ -53,17 +55,25 @@ def _save_noise(path: Path, G, noise: list[torch.Tensor]) -> None:
 @click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
 @click.option("--seed", type=int, default=303, show_default=True)
 @click.option("--save-video", is_flag=True, help="Also write proj.mp4 (target | projection, per step)")
+@click.option("--vgg", default=None, type=click.Path(dir_okay=False),
+              help="VGG16 weights (vgg16-397923af.pth or vgg16.pt); default: $STYLEGAN_VGG16 or the torch hub cache")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--outdir", type=click.Path(file_okay=False), required=True)
 @user_errors
 def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_noise, stabilize, class_idx, seed,
-                save_video, device, outdir):
+                save_video, vgg, device, outdir):
     """Project an image (or each image of a folder, resumably) into W or W+."""
     nets = formats.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
     if stabilize and not hasattr(G.synthesis, "input"):
         raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
     files = _targets(Path(target))
+    try:
+        vgg_net = load_vgg16_net(vgg)
+    except WeightsMissingError:
+        if vgg is not None:
+            raise
+        vgg_net = None  # the losses fall back (and say so); the summary has no LPIPS column
     init_value = int(init) if init.isdigit() else init
     out = Path(outdir)
     rows = []
@@ -78,12 +88,13 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
             if len(files) == 1:
                 raise
             click.echo(f"{file.name}: skipped, {exc}")
-            rows.append((file.name, float("nan"), float("nan")))
+            rows.append((file.name, float("nan"), float("nan"), float("nan")))
             continue
         steps = num_steps or METHODS[method]["num_steps"]
         result = project(G, image, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
                          init=init_value, optimize_noise=False if no_noise else None, seed=seed,
-                         class_idx=class_idx, D=D, stabilize=stabilize, keep_every=max(1, steps // 100))
+                         class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize,
+                         keep_every=max(1, steps // 100))
         kwargs = {"noise": result.noise} if result.noise is not None else {}
         proj = render(G, result.ws, **kwargs)[0]
         save_png(image, folder / "target.png")
@@ -94,12 +105,14 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
             frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
             video.write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
         save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
-        rows.append((file.name, result.losses[-1], psnr(proj, image)))
-        click.echo(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB -> {folder}")
+        distance = lpips_between(vgg_net, proj, image) if vgg_net is not None and vgg_net.has_lpips else float("nan")
+        rows.append((file.name, result.losses[-1], psnr(proj, image), distance))
+        click.echo(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB, LPIPS {distance:.4f} "
+                   f"-> {folder}")
     if len(rows) > 1:
-        click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}")
-        for name, final, value in rows:
-            click.echo(f"{name:<30}{final:>10.4f}{value:>10.2f}")
+        click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}{'LPIPS':>10}")
+        for name, final, value, distance in rows:
+            click.echo(f"{name:<30}{final:>10.4f}{value:>10.2f}{distance:>10.4f}")
 
 
 def _save_strip(images, labels, path: Path) -> None:
