@@ -201,6 +201,8 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d_v3(x.to(dtype), self.weight, styles,
                                 padding=self.conv_kernel - 1, demodulate=not self.is_torgb, input_gain=input_gain,
                                 bias=self.bias)
+        if dtype == torch.bfloat16 and x.device.type == "cpu":
+            x = x.float()  # oneDNN has fast bf16 convolutions but slow bf16 depthwise filters
         gain = 1 if self.is_torgb else np.sqrt(2)
         slope = 1 if self.is_torgb else 0.2
         return filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, up=self.up_factor,
