@@ -1,14 +1,17 @@
-"""Small helpers with the names and behaviour of those MMGeneration scripts import (mmcv, torchvision)."""
+"""Small helpers with the names and behaviour of those that scripts in the wild import: MMGeneration's
+(mmcv, torchvision) and the notebook helpers of popular StyleGAN forks."""
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
 
+import numpy as np
 import PIL.Image
 import torch
 
 from .io import atomic_path
+from .latent import load_ws as read_ws
 
 
 def mkdir_or_exist(dir_name: str | Path, mode: int = 0o777) -> None:
@@ -69,3 +72,31 @@ def save_image(tensor: torch.Tensor, fp: str | Path, nrow: int = 8, padding: int
         raise ValueError(f"cannot tell the image format of {fp}; give format='PNG' or a known suffix")
     with atomic_path(fp) as tmp:
         image.save(tmp, format=kind)
+
+
+def get_w_from_seed(G: torch.nn.Module, device: torch.device | str, seed: int,
+                    truncation_psi: float = 1.0) -> torch.Tensor:
+    """ws [1, num_ws, w_dim] for a seed (official z convention), moved toward w_avg by psi in every row,
+    as the helper of the same name in popular notebooks."""
+    z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).to(device)
+    w = G.mapping(z, None)
+    w_avg = G.mapping.w_avg
+    return w_avg + (w - w_avg) * truncation_psi
+
+
+def w_to_img(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const") -> np.ndarray:
+    """uint8 images [N, H, W, C] for ws [N, num_ws, w_dim] (or one [num_ws, w_dim]), converted as the
+    notebook helper of the same name does: (x + 1) * 127.5, clamped, truncated to integers."""
+    if ws.ndim == 2:
+        ws = ws.unsqueeze(0)
+    with torch.no_grad():
+        img = G.synthesis(ws, noise_mode=noise_mode)
+    return ((img + 1) * 255 / 2).permute(0, 2, 3, 1).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def load_ws(path: str | Path, G: torch.nn.Module, device: torch.device | str | None = None,
+            truncation_psi: float = 1.0) -> torch.Tensor:
+    """ws from a .npy/.npz file (key 'w'), checked against G, on `device`, moved toward w_avg by psi."""
+    ws = read_ws(path, G, device)
+    w_avg = G.mapping.w_avg.to(ws.device)
+    return w_avg + (ws - w_avg) * truncation_psi
