@@ -1,0 +1,46 @@
+"""`python -m benchmarks --suite cpu|gpu [--precision ...]`: every benchmark in one table.
+
+cpu: generation at 256² and 1024² (batch 1, and 4 at 256²) for StyleGAN1/2/3-T/3-R, projection steps at 256².
+gpu: the same networks at batches 1, 8 and 32 (as memory allows), projection at 256² and 1024².
+Training rows are added when training lands.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from . import generation, projection
+from .measure import print_table
+
+SUITES = {
+    "cpu": dict(configs=["sg1-256", "sg2-256", "sg3t-256", "sg3r-256", "sg2-1024", "sg3t-1024"], batches=[1],
+                extra_batches={"sg2-256": [4]}, projection=[256]),
+    "gpu": dict(configs=list(generation.CONFIGS), batches=[1, 8, 32], extra_batches={}, projection=[256, 1024]),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=sorted(SUITES), default="cpu")
+    parser.add_argument("--device", default=None, help="default: cuda for the gpu suite, cpu otherwise")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    suite = SUITES[args.suite]
+    device = torch.device(args.device or ("cuda" if args.suite == "gpu" else "cpu"))
+    rows = []
+    for name in suite["configs"]:
+        for batch in suite["batches"] + suite["extra_batches"].get(name, []):
+            try:
+                rows += generation.run([name], [batch], device, args.precision, args.compile, args.repeats)
+            except torch.cuda.OutOfMemoryError:
+                print(f"{name} batch {batch}: out of memory, skipped")
+                torch.cuda.empty_cache()
+    rows += projection.run(suite["projection"], device)
+    print_table(rows, device, f"suite {args.suite}, precision {args.precision}{', compiled' if args.compile else ''}")
+
+
+if __name__ == "__main__":
+    main()
