@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..errors import InputError
 
@@ -49,3 +50,32 @@ def jsonable(obj: Any) -> Any:
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     raise TypeError(f"cannot store {type(obj).__name__} in a model config")
+
+
+def check_resolution(img_resolution: int) -> None:
+    """Raise InputError unless img_resolution is a power of two of at least 4."""
+    if img_resolution < 4 or img_resolution & (img_resolution - 1):
+        raise InputError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+
+
+class GeneratorBase(nn.Module):
+    """The official generator interface shared by every generation: G(z, c) = G.synthesis(G.mapping(z, c)),
+    the attributes z_dim c_dim w_dim num_ws img_resolution img_channels, and a JSON `config` that rebuilds
+    the network. Subclasses build their synthesis and mapping networks and call `_assemble`."""
+
+    generation = 0
+
+    def _assemble(self, synthesis: nn.Module, mapping: nn.Module, config: dict) -> None:
+        self.synthesis = synthesis
+        self.mapping = mapping
+        self.z_dim, self.c_dim, self.w_dim = mapping.z_dim, mapping.c_dim, mapping.w_dim
+        self.img_resolution, self.img_channels = synthesis.img_resolution, synthesis.img_channels
+        self.num_ws = synthesis.num_ws
+        self.config = jsonable(config)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
+                truncation_cutoff: int | None = None, update_emas: bool = False, **synthesis_kwargs) -> torch.Tensor:
+        """Generate images [N, C, R, R] in about [-1, 1] from z [N, z_dim] and labels c [N, c_dim]."""
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                          update_emas=update_emas)
+        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)

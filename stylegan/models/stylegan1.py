@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from .common import check_ws, jsonable, per_layer_noise
+from .common import GeneratorBase, check_resolution, check_ws, jsonable, per_layer_noise
 from .discriminator import MinibatchStdLayer
 from .mapping import normalize_2nd_moment
 from .stylegan2 import channels_table
@@ -298,8 +298,7 @@ class SynthesisNetwork(nn.Module):
                  channel_max: int = 512, channels: dict | None = None, fused_scale="auto", blur_filter=(1, 2, 1),
                  use_noise: bool = True, activation: str = "lrelu", progressive: bool = True,
                  flavor: str = "nvidia"):
-        if img_resolution < 4 or img_resolution & (img_resolution - 1):
-            raise InputError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+        check_resolution(img_resolution)
         if flavor not in FLAVORS:
             raise InputError(f"flavor must be one of {tuple(FLAVORS)}, got {flavor!r}")
         if activation not in ACTIVATIONS:
@@ -361,7 +360,7 @@ class SynthesisNetwork(nn.Module):
                 f"img_channels={self.img_channels}, lod={float(self.lod):g}")
 
 
-class Generator(nn.Module):
+class Generator(GeneratorBase):
     """StyleGAN1 generator: G(z, c) = G.synthesis(G.mapping(z, c)).
 
     `default_truncation` is (psi, cutoff) that the network's home code applies unless told otherwise: the
@@ -376,30 +375,16 @@ class Generator(nn.Module):
                  **synthesis_kwargs):
         super().__init__()
         mapping_kwargs = dict(mapping_kwargs or {})
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
         self.default_truncation = (float(default_truncation[0]),
                                    None if default_truncation[1] is None else int(default_truncation[1]))
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                          flavor=flavor, **synthesis_kwargs)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws,
-                                      latent_norm=FLAVORS[flavor]["latent_norm"], **mapping_kwargs)
-        synthesis_kwargs["channels"] = self.synthesis.channels
-        self.config = jsonable(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                    img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                    default_truncation=list(self.default_truncation), flavor=flavor,
-                                    **synthesis_kwargs))
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
-                truncation_cutoff: int | None = None, update_emas: bool = False, **synthesis_kwargs) -> torch.Tensor:
-        """Generate images [N, C, R, R] in about [-1, 1] from z [N, z_dim] and labels c [N, c_dim]."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
-        return self.synthesis(ws, **synthesis_kwargs)
+        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+                                     flavor=flavor, **synthesis_kwargs)
+        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws,
+                                 latent_norm=FLAVORS[flavor]["latent_norm"], **mapping_kwargs)
+        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
+                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
+                                                default_truncation=list(self.default_truncation), flavor=flavor,
+                                                **{**synthesis_kwargs, "channels": synthesis.channels}))
 
 
 class DiscriminatorBlock(nn.Module):

@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
 from ..precision import layer_dtype
-from .common import NOISE_MODES, check_ws, jsonable, per_layer_noise
+from .common import NOISE_MODES, GeneratorBase, check_resolution, check_ws, per_layer_noise
 from .mapping import MappingNetwork
 
 def channels_table(img_resolution: int, channel_base: int, channel_max: int,
@@ -203,8 +203,7 @@ class SynthesisNetwork(nn.Module):
 
     def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channel_base: int = 32768,
                  channel_max: int = 512, num_fp16_res: int = 4, channels: dict | None = None, **block_kwargs):
-        if img_resolution < 4 or img_resolution & (img_resolution - 1):
-            raise InputError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+        check_resolution(img_resolution)
         super().__init__()
         self.w_dim = w_dim
         self.img_resolution = img_resolution
@@ -261,7 +260,7 @@ class SynthesisNetwork(nn.Module):
                 f"img_channels={self.img_channels}, num_fp16_res={self.num_fp16_res}")
 
 
-class Generator(nn.Module):
+class Generator(GeneratorBase):
     """StyleGAN2 generator: G(z, c) = G.synthesis(G.mapping(z, c))."""
 
     generation = 2
@@ -271,22 +270,9 @@ class Generator(nn.Module):
         super().__init__()
         synthesis_kwargs = {**synthesis_kwargs.pop("synthesis_kwargs", {}), **synthesis_kwargs}
         mapping_kwargs = dict(mapping_kwargs or {})
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                          **synthesis_kwargs)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
-        synthesis_kwargs["channels"] = self.synthesis.channels
-        self.config = jsonable(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                    img_channels=img_channels, mapping_kwargs=mapping_kwargs, **synthesis_kwargs))
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
-                truncation_cutoff: int | None = None, update_emas: bool = False, **synthesis_kwargs) -> torch.Tensor:
-        """Generate images [N, C, R, R] in about [-1, 1] from z [N, z_dim] and labels c [N, c_dim]."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
-        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)
+        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+                                     **synthesis_kwargs)
+        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws, **mapping_kwargs)
+        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
+                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
+                                                **{**synthesis_kwargs, "channels": synthesis.channels}))

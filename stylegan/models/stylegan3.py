@@ -17,7 +17,7 @@ from ..ops import FullyConnectedLayer
 from ..ops.conv import modulated_conv2d_v3
 from ..ops.filtered_lrelu import filtered_lrelu
 from ..precision import layer_dtype
-from .common import check_ws, jsonable
+from .common import GeneratorBase, check_ws
 from .mapping import MappingNetwork
 
 
@@ -280,7 +280,7 @@ class SynthesisNetwork(nn.Module):
                 f"margin_size={self.margin_size}, num_fp16_res={self.num_fp16_res}")
 
 
-class Generator(nn.Module):
+class Generator(GeneratorBase):
     """StyleGAN3 generator: G(z, c) = G.synthesis(G.mapping(z, c)); 2 mapping layers by default."""
 
     generation = 3
@@ -289,22 +289,10 @@ class Generator(nn.Module):
                  mapping_kwargs: dict | None = None, **synthesis_kwargs):
         super().__init__()
         mapping_kwargs = {"num_layers": 2, **(mapping_kwargs or {})}
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.img_resolution = img_resolution
-        self.img_channels = img_channels
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                          **synthesis_kwargs)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws, **mapping_kwargs)
-        synthesis_kwargs.update(input_spec=self.synthesis.input_spec, layer_specs=self.synthesis.layer_specs)
-        self.config = jsonable(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                    img_channels=img_channels, mapping_kwargs=mapping_kwargs, **synthesis_kwargs))
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
-                truncation_cutoff: int | None = None, update_emas: bool = False, **synthesis_kwargs) -> torch.Tensor:
-        """Generate images [N, C, R, R] in about [-1, 1] from z [N, z_dim] and labels c [N, c_dim]."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
-                          update_emas=update_emas)
-        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)
+        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+                                     **synthesis_kwargs)
+        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws, **mapping_kwargs)
+        synthesis_kwargs.update(input_spec=synthesis.input_spec, layer_specs=synthesis.layer_specs)
+        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
+                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
+                                                **synthesis_kwargs))
