@@ -8,7 +8,7 @@ import warnings
 
 from .common import cli
 from . import (commands_edit, commands_generate, commands_latent, commands_metrics,  # noqa: F401
-               commands_pipeline, commands_project)  # (importing registers the verbs)
+               commands_pipeline, commands_project, commands_train)  # (importing registers the verbs)
 
 
 def main() -> None:

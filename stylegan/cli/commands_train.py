@@ -1,0 +1,55 @@
+"""`stylegan train`: the official train.py flags, with the presets of each configuration."""
+from __future__ import annotations
+
+import click
+
+from ..metrics import parse_metric_names
+from ..train.options import AUGMENT_MODES, CONFIGS, LOSSES, TrainOptions
+from .common import cli, user_errors
+
+
+@cli.command("train")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Where to make the run folder")
+@click.option("--cfg", type=click.Choice(CONFIGS), required=True, help="Base configuration")
+@click.option("--data", required=True, type=click.Path(), help="Training data: a zip or a folder of images")
+@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to run (GPUs; CPU processes on a machine without GPUs)")
+@click.option("--batch", type=click.IntRange(min=1), required=True, help="Total batch size")
+@click.option("--batch-gpu", type=click.IntRange(min=1), default=None, help="Samples per process at a time")
+@click.option("--gamma", type=click.FloatRange(min=0), required=True, help="R1 regularisation weight")
+@click.option("--kimg", type=click.FloatRange(min=0, min_open=True), default=25000, show_default=True,
+              help="Total training length in thousands of real images")
+@click.option("--tick", type=click.FloatRange(min=0, min_open=True), default=4, show_default=True,
+              help="How often to print progress, in kimg")
+@click.option("--snap", type=click.IntRange(min=1), default=50, show_default=True, help="Snapshot every N ticks")
+@click.option("--mirror", type=bool, default=False, show_default=True, help="Add x-flips of the dataset")
+@click.option("--cond", type=bool, default=False, show_default=True, help="Train conditionally on dataset labels")
+@click.option("--aug", type=click.Choice(AUGMENT_MODES), default="ada", show_default=True, help="Augmentation mode")
+@click.option("--augpipe", default="bgc", show_default=True, help="Augmentation pipeline preset")
+@click.option("--p", type=click.FloatRange(min=0, max=1), default=0.2, show_default=True,
+              help="Probability for --aug fixed")
+@click.option("--target", type=click.FloatRange(min=0, max=1), default=0.6, show_default=True,
+              help="ADA target value r_t")
+@click.option("--resume", default=None, help="Resume a run folder or snapshot exactly, or start from any checkpoint")
+@click.option("--freezed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Freeze the first layers of D")
+@click.option("--glr", type=click.FloatRange(min=0), default=None, help="G learning rate  [default: varies]")
+@click.option("--dlr", type=click.FloatRange(min=0), default=0.002, show_default=True, help="D learning rate")
+@click.option("--map-depth", type=click.IntRange(min=1), default=None, help="Mapping depth  [default: varies]")
+@click.option("--mbstd-group", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Minibatch std group size")
+@click.option("--cbase", type=click.IntRange(min=1), default=32768, show_default=True, help="Capacity multiplier")
+@click.option("--cmax", type=click.IntRange(min=1), default=512, show_default=True, help="Max. feature maps")
+@click.option("--fp32", type=bool, default=False, show_default=True, help="Disable mixed precision")
+@click.option("--loss", type=click.Choice(LOSSES), default="logistic", show_default=True,
+              help="Non-saturating logistic loss with R1, or WGAN-GP")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed")
+@click.option("--workers", type=click.IntRange(min=0), default=3, show_default=True, help="Data loader processes")
+@click.option("--metrics", default="none", show_default=True, help="Metrics at each snapshot, e.g. fid50k_full")
+@click.option("--dry-run", is_flag=True, help="Print the resolved options and exit")
+@user_errors
+def train_cmd(dry_run: bool, metrics: str, **options) -> None:
+    """Train a StyleGAN1/2/3 network (resumable; Ctrl-C writes a snapshot and exits)."""
+    from ..train.run import train
+    names = [] if metrics.strip().lower() == "none" else parse_metric_names(metrics)
+    train(TrainOptions(metrics=names, **options), dry_run=dry_run, log=click.echo)

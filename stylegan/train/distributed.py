@@ -1,0 +1,65 @@
+"""Multi-process training with torch.distributed: NCCL on GPUs, gloo on the CPU.
+
+`stylegan train --gpus N` on one machine spawns N worker processes itself; under `torchrun` (several
+machines, or when the launcher is preferred) the processes come from the launcher's environment.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+
+def launched_by_torchrun() -> bool:
+    """True when the process was started by torchrun (which sets RANK and WORLD_SIZE)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface, for the spawned workers' rendezvous."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init(rank: int, world_size: int, init_method: str | None = None) -> torch.device:
+    """Join the process group (NCCL with one GPU per process, else gloo) and return this process's device."""
+    cuda = torch.cuda.is_available()
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if world_size > 1:
+        dist.init_process_group("nccl" if cuda else "gloo", init_method=init_method or "env://", rank=rank,
+                                world_size=world_size)
+    return device
+
+
+def shutdown() -> None:
+    """Leave the process group, if any."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum a tensor over all processes (a no-op with one process)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(t)
+    return t
+
+
+def broadcast_(module: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every process."""
+    if dist.is_available() and dist.is_initialized():
+        for t in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(t.data, src=0)
+
+
+def spawn(worker: Callable[[int, int, str], None], world_size: int) -> None:
+    """Run worker(rank, world_size, init_method) in `world_size` new processes and wait for them."""
+    init_method = f"tcp://127.0.0.1:{free_port()}"
+    mp.spawn(worker, args=(world_size, init_method), nprocs=world_size, join=True)

@@ -1,0 +1,86 @@
+"""Training snapshots: the networks as a native checkpoint, plus the state that makes resumption exact.
+
+`network-snapshot-KKKKKK.safetensors` holds G, D and G_ema (loadable anywhere with stylegan.load);
+`training-state-KKKKKK.pt` holds the optimiser states, the loss and ADA state, the augmentation
+probability, the progress counters and the options. Both are written atomically, the state first, so
+the network file's presence marks a complete snapshot.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import formats
+from ..formats import native
+from ..errors import CheckpointError, InputError
+from ..io import atomic_path
+
+SNAPSHOT = re.compile(r"network-snapshot-(\d{6,})\.safetensors$")
+
+
+@dataclass
+class Progress:
+    """Where a run is: images shown, ticks done, minibatches done."""
+    cur_nimg: int = 0
+    cur_tick: int = 0
+    batch_idx: int = 0
+
+
+def snapshot_paths(run_dir: Path, kimg: int) -> tuple[Path, Path]:
+    """The network file and the training-state file of the snapshot at `kimg`."""
+    return run_dir / f"network-snapshot-{kimg:06d}.safetensors", run_dir / f"training-state-{kimg:06d}.pt"
+
+
+def save_snapshot(run_dir: Path, progress: Progress, nets: dict[str, nn.Module], state: dict, options: dict) -> Path:
+    """Write a complete snapshot (state first, networks last) and return the network file's path."""
+    network_path, state_path = snapshot_paths(run_dir, progress.cur_nimg // 1000)
+    with atomic_path(state_path) as tmp:
+        torch.save({**state, "progress": vars(progress), "options": options}, tmp)
+    formats.save(nets, network_path, extra={"cur_nimg": progress.cur_nimg, "options": options})
+    return network_path
+
+
+def latest_snapshot(run_dir: Path) -> Path | None:
+    """The newest network snapshot in a run folder that has its training state beside it."""
+    found = []
+    for path in run_dir.glob("network-snapshot-*.safetensors"):
+        m = SNAPSHOT.search(path.name)
+        if m and snapshot_paths(run_dir, int(m.group(1)))[1].exists():
+            found.append((int(m.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def load_snapshot(path: str | Path) -> tuple[dict[str, nn.Module], dict | None]:
+    """Networks and, when present, the training state of a snapshot file or run folder.
+
+    A folder resumes from its latest complete snapshot; any other checkpoint (e.g. an NVIDIA pickle)
+    gives networks only, so training restarts from those weights with fresh optimisers.
+    """
+    path = Path(path)
+    if path.is_dir():
+        latest = latest_snapshot(path)
+        if latest is None:
+            raise InputError(f"{path}: no complete snapshot (network-snapshot-*.safetensors with its "
+                             f"training-state-*.pt) to resume from")
+        path = latest
+    nets = formats.load_networks(path)
+    missing = [k for k in ("G", "D", "G_ema") if k not in nets]
+    if missing:
+        raise CheckpointError(f"{path}: cannot resume training, it holds no {', '.join(missing)}")
+    m = SNAPSHOT.search(path.name)
+    state_path = snapshot_paths(path.parent, int(m.group(1)))[1] if m else None
+    if state_path is None or not state_path.exists():
+        return nets, None
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many types for damaged files
+        raise CheckpointError(f"{state_path}: unreadable training state ({type(exc).__name__}: {exc})") from None
+    written_at = native.read_metadata(path)["extra"].get("cur_nimg")
+    if written_at != state["progress"]["cur_nimg"]:
+        raise CheckpointError(f"{path} and {state_path.name} come from different steps (the run stopped while "
+                              f"writing them); resume from an earlier snapshot file")
+    return nets, state

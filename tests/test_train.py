@@ -1,0 +1,237 @@
+"""Training: every configuration runs, the regularisers equal direct recomputations, resume is exact, two
+processes equal one, bad runs stop cleanly."""
+import math
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+from click.testing import CliRunner
+
+import stylegan
+from stylegan.cli import cli
+from stylegan.train.loop import TrainingError, fade_lod, training_loop, update_ema
+from stylegan.train.loss import GANLoss
+from stylegan.train.options import TrainOptions, build_networks, lod_at
+from stylegan.train.run import train
+from stylegan.train.snapshot import latest_snapshot, load_snapshot
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.RandomState(0)
+    for i in range(24):
+        base = rng.rand(1, 1, 3) * 255
+        image = np.clip(base + rng.randn(16, 16, 3) * 30, 0, 255).astype(np.uint8)
+        PIL.Image.fromarray(image).save(folder / f"img{i:03d}.png")
+    return folder
+
+
+def tiny(outdir, data, **overrides) -> TrainOptions:
+    options = dict(outdir=str(outdir), data=str(data), cfg="stylegan2", batch=4, gamma=1.0, kimg=0.016, tick=0.008,
+                   snap=1, aug="noaug", cbase=256, cmax=16, map_depth=2, workers=0, z_dim=16, w_dim=16)
+    return TrainOptions(**{**options, **overrides})
+
+
+def _weights(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("cfg", ["stylegan2", "stylegan3-t", "stylegan3-r", "stylegan1"])
+def test_every_configuration_trains(tmp_path, data, cfg):
+    extra = dict(cbase=1024, cmax=16) if cfg.startswith("stylegan3") else {}
+    if cfg == "stylegan1":
+        extra = dict(lod_kimg=0.004, lod_transition_kimg=0.004)
+    run_dir = train(tiny(tmp_path, data, cfg=cfg, **extra), show_progress=False)
+    snapshot = latest_snapshot(run_dir)
+    assert snapshot is not None
+    G = stylegan.load(snapshot)
+    assert G.img_resolution == 16
+    with torch.no_grad():
+        assert torch.isfinite(G(torch.randn(2, G.z_dim), None)).all()
+    lines = [line for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 and "Loss/G/loss" in lines[-1]
+    assert (run_dir / "reals.png").exists() and (run_dir / "fakes_init.png").exists()
+
+
+def _tiny_gd():
+    opts = tiny("x", "y")
+    torch.manual_seed(0)
+    return build_networks(opts, 16, 3, 0)
+
+
+def test_r1_penalty_equals_direct_autograd():
+    G, D = _tiny_gd()
+    loss = GANLoss(G, D, r1_gamma=4.0)
+    real = torch.randn(4, 3, 16, 16)
+    c = torch.zeros(4, 0)
+    D.requires_grad_(True)
+    stats = loss.accumulate_gradients("Dreg", real, c, torch.randn(4, 16), c, gain=3.0, cur_nimg=0)
+    ours = {n: p.grad.clone() for n, p in D.named_parameters() if p.grad is not None}
+    D.zero_grad(set_to_none=True)
+    x = real.clone().requires_grad_(True)
+    grad = torch.autograd.grad(D(x, c).sum(), x, create_graph=True)[0]
+    penalty = grad.square().sum([1, 2, 3])
+    assert torch.allclose(stats["Loss/r1_penalty"], penalty.detach(), rtol=1e-5)
+    (penalty * 2.0).mean().mul(3.0).backward()
+    for name, g in ours.items():
+        assert torch.allclose(g, dict(D.named_parameters())[name].grad, rtol=1e-4, atol=1e-7), name
+
+
+def test_path_length_penalty_equals_direct_autograd():
+    G, D = _tiny_gd()
+    loss = GANLoss(G, D, pl_weight=2.0)
+    loss.pl_mean = torch.tensor(0.5)
+    z, c = torch.randn(4, 16), torch.zeros(4, 0)
+    torch.manual_seed(7)
+    stats = loss.accumulate_gradients("Greg", torch.zeros(4, 3, 16, 16), c, z, c, gain=1.0, cur_nimg=0)
+    torch.manual_seed(7)
+    ws = G.mapping(z[:2], c[:2])
+    img = G.synthesis(ws, noise_mode="random")
+    noise = torch.randn_like(img) / math.sqrt(16 * 16)
+    grad = torch.autograd.grad((img * noise).sum(), ws)[0]
+    lengths = grad.square().sum(2).mean(1).sqrt()
+    assert torch.allclose(stats["Loss/pl_penalty"], (lengths - 0.5).square(), rtol=1e-4)
+    loss.end_step()
+    assert torch.allclose(loss.pl_mean, torch.tensor(0.5).lerp(lengths.mean(), 0.01), rtol=1e-5)
+
+
+def test_ema_update_math():
+    G, _ = _tiny_gd()
+    G_ema = stylegan.StyleGAN2Generator(**G.config)
+    before = _weights(G_ema)
+    update_ema(G_ema, G, batch=32, cur_nimg=10_000, ema_kimg=10, rampup=None)
+    beta = 0.5 ** (32 / 10_000)
+    name = "mapping.fc0.weight"
+    expected = dict(G.named_parameters())[name].detach().lerp(before[name], beta)
+    assert torch.allclose(G_ema.state_dict()[name], expected)
+    previous = G_ema.state_dict()[name].clone()
+    update_ema(G_ema, G, batch=32, cur_nimg=100, ema_kimg=10, rampup=0.05)  # ramp-up: ema_nimg = 100 * 0.05
+    expected = dict(G.named_parameters())[name].detach().lerp(previous, 0.5 ** (32 / 5))
+    assert torch.allclose(G_ema.state_dict()[name], expected)
+
+
+def test_lod_schedule_and_fade():
+    opts = tiny("x", "y", lod_kimg=600, lod_transition_kimg=600)
+    assert lod_at(opts, 64, 0) == 3 and lod_at(opts, 64, 600) == 3
+    assert lod_at(opts, 64, 900) == 2.5 and lod_at(opts, 64, 1200) == 2 and lod_at(opts, 64, 10_000) == 0
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    assert torch.equal(fade_lod(x, 0), x)
+    one = fade_lod(x, 1)
+    assert torch.equal(one[..., :2, :2], torch.full((1, 1, 2, 2), x[..., :2, :2].mean()))
+    assert torch.allclose(fade_lod(x, 0.5), 0.5 * x + 0.5 * one)
+
+
+def test_resume_equals_uninterrupted_run(tmp_path, data):
+    straight = train(tiny(tmp_path / "a", data, kimg=0.032, tick=0.016, snap=100), show_progress=False)
+    first = train(tiny(tmp_path / "b", data, kimg=0.016, tick=0.016, snap=1), show_progress=False)
+    resumed = train(tiny(tmp_path / "b", data, kimg=0.032, tick=0.016, snap=1, resume=str(first)),
+                    show_progress=False)
+    assert resumed == first  # a resumed run folder continues in place
+    a, state_a = load_snapshot(straight)
+    b, state_b = load_snapshot(first)
+    assert state_a["progress"] == state_b["progress"] == {"cur_nimg": 32, "cur_tick": 2, "batch_idx": 8}
+    for name in ("G", "D", "G_ema"):
+        for key, value in a[name].state_dict().items():
+            assert torch.equal(value, b[name].state_dict()[key]), (name, key)
+    assert torch.equal(state_a["loss"]["pl_mean"], state_b["loss"]["pl_mean"])
+
+
+def test_two_processes_equal_one(tmp_path, data):
+    one = train(tiny(tmp_path / "one", data, batch=8, batch_gpu=4, kimg=0.024, tick=0.024), show_progress=False)
+    two = train(tiny(tmp_path / "two", data, batch=8, batch_gpu=4, gpus=2, kimg=0.024, tick=0.024),
+                show_progress=False)
+    # The logged losses (means over the global batch) agree to float rounding.
+    import json
+    stats = [json.loads((run / "stats.jsonl").read_text().splitlines()[0]) for run in (one, two)]
+    for key in ("Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty", "Loss/pl_penalty"):
+        assert stats[0][key]["num"] == stats[1][key]["num"]
+        assert abs(stats[0][key]["mean"] - stats[1][key]["mean"]) <= 1e-5 * max(1, abs(stats[0][key]["mean"]))
+    # Parameters: gradients agree to rounding, but Adam turns near-zero gradients into full-size steps of
+    # either sign, so the bound is two steps of the learning rate per update.
+    a, _ = load_snapshot(one)
+    b, _ = load_snapshot(two)
+    worst = max(float((v - b[n].state_dict()[k]).abs().max()) for n in ("G", "D") for k, v in a[n].state_dict().items()
+                if v.is_floating_point())
+    print("max parameter difference, 2 processes vs 1:", worst)
+    assert worst <= 2 * 0.002 * 3
+    z = torch.randn(4, 16)
+    with torch.no_grad():
+        diff = (a["G_ema"](z, None) - b["G_ema"](z, None)).abs().max()
+    print("max G_ema output difference:", float(diff))
+    assert diff < 1e-4
+
+
+def test_stop_request_writes_a_snapshot_and_resumes(tmp_path, data):
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] >= 3
+
+    run_dir = train(tiny(tmp_path, data, kimg=1.0, tick=0.5, snap=100), show_progress=False, stop=stop)
+    _, state = load_snapshot(run_dir)
+    assert state["progress"]["batch_idx"] == 3
+    train(tiny(tmp_path, data, kimg=0.02, resume=str(run_dir)), show_progress=False)
+    _, state = load_snapshot(run_dir)
+    assert state["progress"]["cur_nimg"] == 20
+
+
+def test_non_finite_losses_stop_the_run(tmp_path, data, monkeypatch):
+    run_dir = train(tiny(tmp_path, data, kimg=0.008, tick=0.004, snap=1), show_progress=False)
+    good = latest_snapshot(run_dir).read_bytes()
+    original = GANLoss.accumulate_gradients
+
+    def poisoned(self, *args, **kwargs):
+        stats = original(self, *args, **kwargs)
+        return {k: v * float("nan") for k, v in stats.items()}
+
+    monkeypatch.setattr(GANLoss, "accumulate_gradients", poisoned)
+    with pytest.raises(TrainingError, match="NaN or infinite"):
+        train(tiny(tmp_path, data, kimg=0.016, resume=str(run_dir)), show_progress=False)
+    assert latest_snapshot(run_dir).read_bytes() == good
+
+
+def test_cli_train_and_options(tmp_path, data):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--outdir", str(tmp_path), "--cfg", "stylegan2", "--data", str(data),
+                                 "--batch", "4", "--gamma", "1", "--kimg", "0.008", "--tick", "0.004", "--snap", "1",
+                                 "--aug", "noaug", "--cbase", "256", "--cmax", "16", "--map-depth", "2",
+                                 "--workers", "0", "--mirror", "1"])
+    assert result.exit_code == 0, result.output
+    assert "snapshot network-snapshot-000000.safetensors" in result.output
+    result = runner.invoke(cli, ["train", "--outdir", str(tmp_path), "--cfg", "stylegan2", "--data", str(data),
+                                 "--batch", "6", "--gpus", "4", "--gamma", "1"])
+    assert result.exit_code != 0 and "multiple of --gpus" in result.output
+    result = runner.invoke(cli, ["train", "--outdir", str(tmp_path), "--cfg", "stylegan2", "--data",
+                                 str(tmp_path / "nothing"), "--batch", "4", "--gamma", "1"])
+    assert result.exit_code != 0 and "no such dataset" in result.output
+    result = runner.invoke(cli, ["train", "--outdir", str(tmp_path), "--cfg", "stylegan3-r", "--data", str(data),
+                                 "--batch", "32", "--gamma", "2", "--dry-run"])
+    assert result.exit_code == 0 and '"cfg": "stylegan3-r"' in result.output
+
+
+def test_sigint_writes_a_snapshot_and_exits_cleanly(tmp_path, data):
+    import signal
+    import subprocess
+    import sys
+    import time
+    cmd = [sys.executable, "-m", "stylegan.cli", "train", "--outdir", str(tmp_path), "--cfg", "stylegan2", "--data",
+           str(data), "--batch", "4", "--gamma", "1", "--kimg", "1000", "--tick", "0.008", "--snap", "1000",
+           "--aug", "noaug", "--cbase", "256", "--cmax", "16", "--map-depth", "2", "--workers", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.startswith("tick 1 "):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, "".join(lines) + out
+    assert "stopped at kimg" in out and "Traceback" not in out
+    run_dir = next(tmp_path.iterdir())
+    _, state = load_snapshot(run_dir)
+    assert state["progress"]["cur_tick"] >= 2
