@@ -1,8 +1,9 @@
 """`python -m benchmarks --suite cpu|gpu [--precision ...]`: every benchmark in one table.
 
-cpu: generation at 256² and 1024² (batch 1, and 4 at 256²) for StyleGAN1/2/3-T/3-R, projection steps at 256².
-gpu: the same networks at batches 1, 8 and 32 (as memory allows), projection at 256² and 1024².
-Training rows are added when training lands.
+cpu: generation at 256² and 1024² (batch 1, and 4 at 256²) for StyleGAN1/2/3-T/3-R, projection steps at 256²,
+     training sec/kimg at 32² and 64² (StyleGAN2, batch 16).
+gpu: the same networks at batches 1, 8 and 32 (as memory allows), projection at 256² and 1024², training
+     sec/kimg at 64² and 256² (batch 32).
 """
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import argparse
 
 import torch
 
-from . import generation, projection
+from . import generation, projection, training
 from .measure import print_table
 
 SUITES = {
     "cpu": dict(configs=["sg1-256", "sg2-256", "sg3t-256", "sg3r-256", "sg2-1024", "sg3t-1024"], batches=[1],
-                extra_batches={"sg2-256": [4]}, projection=[256]),
-    "gpu": dict(configs=list(generation.CONFIGS), batches=[1, 8, 32], extra_batches={}, projection=[256, 1024]),
+                extra_batches={"sg2-256": [4]}, projection=[256], training=([32, 64], 16)),
+    "gpu": dict(configs=list(generation.CONFIGS), batches=[1, 8, 32], extra_batches={}, projection=[256, 1024],
+                training=([64, 256], 32)),
 }
 
 
@@ -40,6 +42,10 @@ def main() -> None:
                 torch.cuda.empty_cache()
     rows += projection.run(suite["projection"], device)
     print_table(rows, device, f"suite {args.suite}, precision {args.precision}{', compiled' if args.compile else ''}")
+    resolutions, batch = suite["training"]
+    print(f"{'training (stylegan2)':<26}{'batch':>6}{'sec/kimg':>10}")
+    for res in resolutions:
+        print(f"{'train sg2-' + str(res):<26}{batch:>6}{training.sec_per_kimg('stylegan2', res, batch, 2, device, 16384):>10.1f}")
 
 
 if __name__ == "__main__":
