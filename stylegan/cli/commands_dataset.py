@@ -17,7 +17,8 @@ from .common import cli, user_errors
 @click.option("--labels", default=None, metavar="JSON",
               help="Label file like dataset.json: {\"labels\": [[file name, label], ...]}  [default: the source's]")
 @click.option("--max-images", type=int, default=None, help="Write at most this many images (the first, sorted)")
-@click.option("--allow-upscale", is_flag=True, help="Keep images smaller than --resolution (they are skipped otherwise)")
+@click.option("--allow-upscale", is_flag=True,
+              help="Keep images smaller than --resolution (they are skipped otherwise)")
 @user_errors
 def dataset(source: str, dest: str | None, resolution: str | None, transform: str | None, labels: str | None,
             max_images: int | None, allow_upscale: bool) -> None:

@@ -22,9 +22,9 @@ SYM6 = [0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.04
         0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
         -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148]
 
-# Low-pass taps of the Symlet-2 (= Daubechies-2) wavelet, the basis of the band filters. These are the
-# published values the official buffers were made from (they differ from the closed form
-# (1 -+ sqrt(3), 3 -+ sqrt(3)) / (4 sqrt(2)) by ~3e-13).
+# Low-pass taps of the Symlet-2 (= Daubechies-2) wavelet, the basis of the band filters: the published
+# values the official buffers were made from, which differ from the closed form
+# (1 - sqrt(3), 3 - sqrt(3), 3 + sqrt(3), 1 + sqrt(3)) / (4 sqrt(2)) by about 3e-13.
 SYM2 = [-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025]
 
 # The augmentation groups of the official train.py (`--augpipe`); 'bgc' is its default.
@@ -125,7 +125,8 @@ class AugmentPipe(torch.nn.Module):
         super().__init__()
         self.register_buffer("p", torch.ones([]))  # overall strength: every multiplier is scaled by it
         # Pixel blitting: multipliers, and the translation range as a fraction of the image size.
-        self.xflip, self.rotate90, self.xint, self.xint_max = float(xflip), float(rotate90), float(xint), float(xint_max)
+        self.xflip, self.rotate90, self.xint = float(xflip), float(rotate90), float(xint)
+        self.xint_max = float(xint_max)
         # General geometry: multipliers; log2 std of scalings, rotation range (1 = full circle), translation std.
         self.scale, self.rotate, self.aniso, self.xfrac = float(scale), float(rotate), float(aniso), float(xfrac)
         self.scale_std, self.rotate_max = float(scale_std), float(rotate_max)
@@ -137,14 +138,15 @@ class AugmentPipe(torch.nn.Module):
         self.hue_max, self.saturation_std = float(hue_max), float(saturation_std)
         # Image filtering: multiplier, per-band multipliers, log2 std of the band gains.
         self.imgfilter, self.imgfilter_bands = float(imgfilter), [float(b) for b in imgfilter_bands]
+        if len(self.imgfilter_bands) != len(_BAND_POWER):
+            raise ValueError(f"imgfilter_bands needs {len(_BAND_POWER)} values, got {len(self.imgfilter_bands)}")
         self.imgfilter_std = float(imgfilter_std)
         # Corruptions: multipliers; noise std, cutout square size as a fraction of the image.
         self.noise, self.cutout = float(noise), float(cutout)
         self.noise_std, self.cutout_size = float(noise_std), float(cutout_size)
 
         self.register_buffer("Hz_geom", setup_filter(SYM6))
-        self.register_buffer("Hz_fbank", torch.as_tensor(band_filters(SYM2, len(self.imgfilter_bands)),
-                                                         dtype=torch.float32))
+        self.register_buffer("Hz_fbank", torch.as_tensor(band_filters(SYM2, len(_BAND_POWER)), dtype=torch.float32))
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "AugmentPipe":
@@ -160,8 +162,9 @@ class AugmentPipe(torch.nn.Module):
         return f"p={float(self.p):.4f}, " + (", ".join(on) if on else "no augmentations")
 
     def forward(self, images: torch.Tensor, debug_percentile: float | None = None) -> torch.Tensor:
-        """Augment a batch [N, C, H, W]. `debug_percentile` in [0, 1] replaces every random parameter of
-        an applied augmentation by a fixed quantile-like value, as the official option does (figures)."""
+        """Augment a batch [N, C, H, W]. `debug_percentile` in [0, 1] sets every random parameter of every
+        enabled augmentation, for all samples and whatever p, to one fixed value derived from it, as the
+        official option does (for figures and deterministic comparisons)."""
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
             raise ValueError(f"AugmentPipe expects images [N, C, H, W], got {getattr(images, 'shape', images)}")
         q = None if debug_percentile is None else \
@@ -347,8 +350,6 @@ class AugmentPipe(torch.nn.Module):
         n, channels, h, w = images.shape
         dev = images.device
         num_bands = self.Hz_fbank.shape[0]
-        if len(self.imgfilter_bands) != num_bands:
-            raise ValueError(f"imgfilter_bands needs {num_bands} values, got {len(self.imgfilter_bands)}")
         power = torch.tensor(_BAND_POWER, device=dev)
         gains = torch.ones([n, num_bands], device=dev)
         touched = torch.zeros([n], dtype=torch.bool, device=dev)
