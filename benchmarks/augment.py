@@ -24,9 +24,9 @@ def run(resolutions: list[int], presets: list[str], batch: int, p: float, device
         for preset in presets:
             pipe = AugmentPipe.from_preset(preset).to(device)
             pipe.p.fill_(p)
-            rows.append(measure(f"augment {preset} {res}² p={p:g}", batch, lambda: pipe(images), device, repeats))
+            rows.append(measure(f"ada {preset} {res}² p={p:g}", batch, lambda: pipe(images), device, repeats))
             leaf = images.clone().requires_grad_(True)
-            rows.append(measure(f"augment {preset} {res}² fwd+bwd", batch,
+            rows.append(measure(f"ada {preset} {res}² p={p:g} +bwd", batch,
                                 lambda: pipe(leaf).square().sum().backward(), device, repeats, grad=True))
     return rows
 
