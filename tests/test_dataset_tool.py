@@ -110,6 +110,10 @@ def test_grayscale_sources_give_a_grayscale_dataset(tmp_path):
     assert summary.channels == 1 and summary.converted == {"I;16 -> L (16-bit scaled to 8 bits)": ["3.png"]}
     dataset = ImageDataset(tmp_path / "grey.zip")
     assert dataset.num_channels == 1 and len(dataset) == 4
+    for transform, resolution in [("center-crop", "8x8"), ("center-crop-wide", "8x4")]:  # official: RGB only
+        make_dataset(src, tmp_path / f"{transform}.zip", resolution=resolution, transform=transform, progress=False)
+        dataset = ImageDataset(tmp_path / f"{transform}.zip")
+        assert (dataset.num_channels, dataset.resolution, len(dataset)) == (1, 8, 4)
 
 
 def test_labels_from_the_source_and_from_a_file(tmp_path):
