@@ -235,3 +235,25 @@ def test_sigint_writes_a_snapshot_and_exits_cleanly(tmp_path, data):
     run_dir = next(tmp_path.iterdir())
     _, state = load_snapshot(run_dir)
     assert state["progress"]["cur_tick"] >= 2
+
+
+def test_ada_moves_p_and_resumes_exactly(tmp_path, data):
+    straight = train(tiny(tmp_path / "a", data, aug="ada", ada_kimg=0.01, kimg=0.032, tick=0.016, snap=100),
+                     show_progress=False)
+    first = train(tiny(tmp_path / "b", data, aug="ada", ada_kimg=0.01, kimg=0.016, tick=0.016, snap=1),
+                  show_progress=False)
+    train(tiny(tmp_path / "b", data, aug="ada", ada_kimg=0.01, kimg=0.032, resume=str(first)), show_progress=False)
+    a, state_a = load_snapshot(straight)
+    b, state_b = load_snapshot(first)
+    assert state_a["augment_p"] > 0  # D scores reals above the 0.6 target early on: p rises
+    assert state_a["augment_p"] == state_b["augment_p"]
+    for key, value in a["D"].state_dict().items():
+        assert torch.equal(value, b["D"].state_dict()[key]), key
+
+
+def test_fixed_augmentation_keeps_p(tmp_path, data):
+    run_dir = train(tiny(tmp_path, data, aug="fixed", p=0.3), show_progress=False)
+    _, state = load_snapshot(run_dir)
+    assert abs(state["augment_p"] - 0.3) < 1e-6
+    with pytest.raises(stylegan.StyleGANError, match="--augpipe"):
+        train(tiny(tmp_path, data, aug="fixed", augpipe="sepia"), show_progress=False)

@@ -28,6 +28,7 @@ from .. import __version__
 from ..errors import StyleGANError
 from ..io import atomic_path, make_grid, save_png, to_uint8
 from . import distributed
+from .augment import AdaController, AugmentPipe
 from .dataset import ImageDataset
 from .loss import GANLoss
 from .options import TrainOptions, build_networks, lod_at
@@ -147,19 +148,20 @@ def _save_fakes(G_ema: nn.Module, z: torch.Tensor, c: torch.Tensor, path: Path, 
     save_png(make_grid(images, int(math.ceil(math.sqrt(len(images))))), path)
 
 
-def make_augmentation(opts: TrainOptions, device: torch.device, state: dict | None):
+def make_augmentation(opts: TrainOptions, device: torch.device, state: dict | None, rank: int = 0,
+                      world_size: int = 1):
     """The augmentation pipeline (None for --aug noaug) and the ADA controller (None unless --aug ada)."""
     if opts.aug == "noaug":
         return None, None
-    from .augment import AdaController, augment_pipe_preset
-    pipe = augment_pipe_preset(opts.augpipe).train().requires_grad_(False).to(device)
+    pipe = AugmentPipe.from_preset(opts.augpipe).train().requires_grad_(False).to(device)
     p = state["augment_p"] if state is not None else (opts.p if opts.aug == "fixed" else 0.0)
-    pipe.p.copy_(torch.as_tensor(p))
+    pipe.p.fill_(p)
     ada = None
     if opts.aug == "ada":
-        ada = AdaController(target=opts.target, ada_kimg=opts.ada_kimg)
+        ada = AdaController(pipe, target=opts.target, interval=opts.ada_interval, kimg=opts.ada_kimg,
+                            reduce=distributed.all_reduce_sum if world_size > 1 else None)
         if state is not None and state.get("ada") is not None:
-            ada.load_state_dict(state["ada"])
+            ada.load_state_dict(state["ada"], primary=rank == 0)
     return pipe, ada
 
 
@@ -185,7 +187,7 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
         distributed.broadcast_(module)
     G.train()
     D.train()
-    augment_pipe, ada = make_augmentation(opts, device, state)
+    augment_pipe, ada = make_augmentation(opts, device, state, rank, world_size)
     r_cfg = opts.cfg == "stylegan3-r"
     loss = GANLoss(G, D, augment_pipe, loss=opts.loss, r1_gamma=opts.gamma, style_mixing_prob=opts.style_mixing,
                    pl_weight=opts.pl_weight, blur_init_sigma=10 if r_cfg else 0, blur_fade_kimg=opts.blur_fade_kimg)
@@ -258,9 +260,9 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
             progress.batch_idx += 1
             bar.update(opts.batch)
             if ada is not None:
-                ada.accumulate(step_signs)
-                if progress.batch_idx % opts.ada_interval == 0:
-                    ada.update(augment_pipe, opts.batch * opts.ada_interval, distributed.all_reduce_sum)
+                for signs in step_signs:
+                    ada.accumulate(signs)
+                ada.step(opts.batch)
             flags = distributed.all_reduce_sum(torch.tensor([float(not stats.finite()),
                                                              float(interrupted["flag"] or bool(stop and stop()))],
                                                             device=device)).tolist()

@@ -115,6 +115,9 @@ class TrainOptions:
             raise InputError(f"--cfg must be one of {', '.join(CONFIGS)}, got {self.cfg!r}")
         if self.aug not in AUGMENT_MODES:
             raise InputError(f"--aug must be one of {', '.join(AUGMENT_MODES)}, got {self.aug!r}")
+        from .augment import PRESETS
+        if self.aug != "noaug" and self.augpipe not in PRESETS:
+            raise InputError(f"--augpipe must be one of {', '.join(PRESETS)}, got {self.augpipe!r}")
         if self.loss not in LOSSES:
             raise InputError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.gpus < 1 or self.batch < 1:
