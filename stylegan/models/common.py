@@ -17,6 +17,14 @@ def check_ws(ws: torch.Tensor, num_ws: int, w_dim: int) -> torch.Tensor:
     return ws
 
 
+def computes_in_fp16(layer_fp16: bool, force_fp32: bool | None, device: torch.device) -> bool:
+    """Whether a layer built for float16 (`layer_fp16`) computes in float16: never with force_fp32=True,
+    on any device with force_fp32=False, and by default (None) only on CUDA, where float16 is fast."""
+    if not layer_fp16 or force_fp32:
+        return False
+    return force_fp32 is not None or device.type == "cuda"
+
+
 def jsonable(obj: Any) -> Any:
     """Convert numpy scalars/arrays, tuples and int-keyed dicts into plain JSON-compatible values."""
     if isinstance(obj, dict):

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
-from .common import check_ws, jsonable
+from .common import check_ws, computes_in_fp16, jsonable
 from .mapping import MappingNetwork
 
 NOISE_MODES = ("const", "random", "none")
@@ -153,14 +153,16 @@ class SynthesisBlock(nn.Module):
             self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
                                     resample_filter=resample_filter, channels_last=self.channels_last)
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, force_fp32: bool = False,
-                fused_modconv=None, noise_mode="const", noise=None, update_emas: bool = False):
-        """`noise_mode` and `noise` are one value for all convolutions or a sequence, one per convolution."""
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
+                force_fp32: bool | None = None, fused_modconv=None, noise_mode="const", noise=None,
+                update_emas: bool = False):
+        """`noise_mode` and `noise` are one value for all convolutions or a sequence, one per convolution.
+        `force_fp32`: True = float32 everywhere, False = float16 blocks in float16 on any device, None = on CUDA."""
         w_iter = iter(ws.unbind(dim=1))
         modes = iter([noise_mode] * self.num_conv if isinstance(noise_mode, str) else noise_mode)
         noises = iter(noise if noise is not None else [None] * self.num_conv)
         on_cpu = ws.device.type == "cpu"
-        fp16 = self.use_fp16 and not force_fp32 and ws.device.type == "cuda"
+        fp16 = computes_in_fp16(self.use_fp16, force_fp32, ws.device)
         dtype = torch.float16 if fp16 else torch.float32
         # On the CPU, channels-last activations with the non-fused modulated convolution are the fastest
         # formulation (oneDNN kernels); both choices change results only at float rounding level.
