@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 
 from .common import cli
-from . import commands_generate, commands_latent  # noqa: F401  (register the verbs)
+from . import commands_export, commands_generate, commands_latent  # noqa: F401  (register the verbs)
 
 
 def main() -> None:

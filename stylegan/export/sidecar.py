@@ -60,6 +60,7 @@ def sidecar(G: nn.Module, part: Part, fmt: str, extra: dict | None = None) -> di
 
 
 def write_sidecar(path: str | Path, data: dict) -> None:
-    """Write the sidecar JSON atomically."""
+    """Write the sidecar JSON atomically, one top-level field per line."""
+    text = "{\n" + ",\n".join(f" {json.dumps(key)}: {json.dumps(value)}" for key, value in data.items()) + "\n}\n"
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.write_text(text)
