@@ -84,7 +84,8 @@ def write_png(path: str, image: np.ndarray) -> None:
     raw = b"".join(b"\x00" + image[y].tobytes() for y in range(h))
     header = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)))
+        f.write(chunk(b"IEND", b""))
 
 
 def grid(cells: list[list[np.ndarray | None]], like: np.ndarray) -> np.ndarray:

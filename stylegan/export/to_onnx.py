@@ -45,11 +45,13 @@ def write_onnx(part: Part, path: str | Path) -> None:
             program.save(str(path), external_data=False)
     finally:
         exporter_log.setLevel(level)
+    onnx = require("onnx", "ONNX export")
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        del node.metadata_props[:]  # the exporter's debugging notes (Python stack, FX node): a third of a small file
     if part.spec.precision == "fp16":
-        onnx = require("onnx", "ONNX export")
-        model = onnx.load(str(path))
         store_weights_fp16(model)
-        onnx.save(model, str(path))
+    onnx.save(model, str(path))
 
 
 def store_weights_fp16(model, min_size: int = 256) -> None:
