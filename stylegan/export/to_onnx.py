@@ -27,7 +27,10 @@ def require(module: str, purpose: str):
 
 def write_onnx(part: Part, path: str | Path) -> None:
     """Export `part` to an ONNX file (opset OPSET, plain ai.onnx operators, weights inside the file)."""
-    require("onnx", "ONNX export")
+    if tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 6):
+        raise StyleGANError(f"ONNX export needs PyTorch 2.6 or newer (its dynamo-based exporter); this is "
+                            f"{torch.__version__}")
+    onnx = require("onnx", "ONNX export")
     require("onnxscript", "ONNX export")
     batch = torch.export.Dim("batch", min=1)
     dynamic_shapes = tuple({0: batch} if spec.batched else None for spec in part.inputs)  # forward(*args)
@@ -45,7 +48,6 @@ def write_onnx(part: Part, path: str | Path) -> None:
             program.save(str(path), external_data=False)
     finally:
         exporter_log.setLevel(level)
-    onnx = require("onnx", "ONNX export")
     model = onnx.load(str(path))
     for node in model.graph.node:
         del node.metadata_props[:]  # the exporter's debugging notes (Python stack, FX node): a third of a small file
