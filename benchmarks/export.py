@@ -4,7 +4,7 @@
 
 Random-weight generators with the published configurations (as benchmarks/generate.py), exported as the
 full z -> image generator with a dynamic batch axis and psi as an input; the same z through each runtime.
-Prints ms/image (fastest of --repeats runs) and the max abs difference to PyTorch.
+Prints ms/image (fastest of --repeats runs, each runtime on its own) and the max abs difference to PyTorch.
 """
 from __future__ import annotations
 
@@ -27,47 +27,49 @@ CONFIGS = {
 }
 
 
-def timed(func, repeats: int) -> float:
-    """Fastest of `repeats` calls, after two warm-up calls (TorchScript optimises on its first runs); the
-    minimum is the figure least disturbed by other work on the machine."""
-    func()
-    func()
+def fastest(run, repeats: int) -> float:
+    """Fastest of `repeats` calls in seconds, after two warm-up calls (TorchScript optimises on its first runs)."""
+    run()
+    run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        func()
+        run()
         times.append(time.perf_counter() - start)
     return min(times)
 
 
+def runner(fmt: str, path: Path, feeds: dict):
+    """A call that runs an exported file on the feeds."""
+    if fmt == "onnx":
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda: session.run(None, feeds)[0]
+    module = torch.jit.load(str(path))
+    return lambda: module(*map(torch.from_numpy, feeds.values())).numpy()
+
+
+@torch.no_grad()
 def bench(name: str, batch: int, repeats: int, folder: Path) -> None:
+    """Each runtime is timed on its own, the others unloaded: runtimes loaded side by side slow each other
+    down (idle onnxruntime threads spin, for one)."""
     cls, kwargs = CONFIGS[name]
     torch.manual_seed(0)
     mapping = dict(num_layers=8) if cls is StyleGAN2Generator else {}
     G = cls(z_dim=512, c_dim=0, w_dim=512, img_channels=3, mapping_kwargs=mapping, **kwargs).eval()
     z = torch.randn([batch, 512])
-    psi = np.array(0.7, np.float32)
-    feeds = {"z": z.numpy(), "truncation_psi": psi}
+    feeds = {"z": z.numpy(), "truncation_psi": np.array(0.7, np.float32)}
     if hasattr(G.synthesis, "input"):
         feeds["transform"] = np.eye(3, dtype=np.float32)
-    with torch.no_grad():
-        expected = G(z, None, truncation_psi=0.7).numpy()
-        rows = [("pytorch", timed(lambda: G(z, None, truncation_psi=0.7), repeats), None, 0.0)]
+    expected = G(z, None, truncation_psi=0.7).numpy()
+    rows = [("pytorch", fastest(lambda: G(z, None, truncation_psi=0.7), repeats), None, 0.0)]
     for fmt, precision in (("onnx", "fp32"), ("onnx", "fp16"), ("torchscript", "fp32")):
         path = folder / f"{name}-{precision}.{'onnx' if fmt == 'onnx' else 'pt'}"
         start = time.perf_counter()
-        result = export_generator(G, path, fmt, ExportSpec(precision=precision), seeds=[0])
-        export_s = time.perf_counter() - start
-        if fmt == "onnx":
-            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            run = lambda: session.run(None, feeds)[0]  # noqa: E731
-        else:
-            module = torch.jit.load(str(path))
-            run = lambda: module(*(torch.from_numpy(v) for v in feeds.values())).numpy()  # noqa: E731
-        with torch.no_grad():
-            diff = float(np.abs(run() - expected).max())
-            rows.append((f"{fmt} {precision}", timed(run, repeats), result.size, diff))
-        print(f"  exported {path.name} in {export_s:.0f} s")
+        size = export_generator(G, path, fmt, ExportSpec(precision=precision), seeds=[0]).size
+        print(f"  exported {path.name} in {time.perf_counter() - start:.0f} s")
+        run = runner(fmt, path, feeds)
+        rows.append((f"{fmt} {precision}", fastest(run, repeats), size, float(np.abs(run() - expected).max())))
+        del run
     print(f"{name}, batch {batch}:")
     print(f"  {'runtime':<18}{'ms/img':>10}{'MiB':>9}{'max abs diff':>15}")
     for runtime, seconds, size, diff in rows:

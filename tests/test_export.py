@@ -7,6 +7,7 @@ import copy
 import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -59,7 +60,9 @@ def ort_run(path, **inputs):
 
 
 def ts_run(path, *inputs):
-    module = torch.jit.load(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated upstream, still supported
+        module = torch.jit.load(str(path))
     with torch.no_grad():
         return module(*inputs)
 
@@ -85,6 +88,30 @@ def sg2_onnx(sg2, tmp_path_factory):
     out = tmp_path_factory.mktemp("sg2_onnx")
     return {part: export_generator(sg2, out / f"{part}.onnx", "onnx", ExportSpec(part=part))
             for part in ("mapping", "synthesis", "full")}
+
+
+# --- the model options the exported graphs use ------------------------------------------------------------------
+
+
+def test_stylegan3_non_fused_modconv_and_per_call_transform(sg3):
+    ws = stylegan.latent.seeds_to_ws(sg3, [1, 2, 3], truncation_psi=0.7)
+    transform = torch.from_numpy(input_transform((0.2, 0.1), 15.0)).to(torch.float32)
+    G = copy.deepcopy(sg3)
+    set_input_transform(G, (0.2, 0.1), 15.0)
+    with torch.no_grad():
+        assert max_diff(sg3.synthesis(ws, fused_modconv=False), sg3.synthesis(ws)) <= 1e-5
+        assert max_diff(sg3.synthesis(ws, input_transform=transform), G.synthesis(ws)) <= 1e-6
+        assert torch.equal(sg3.synthesis.input.transform, torch.eye(3))  # the stored transform is untouched
+
+
+@pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
+def test_force_fp32_false_computes_float16_layers_on_the_cpu(name):
+    G = stylegan.load(fixture_path(name))
+    ws = stylegan.latent.seeds_to_ws(G, [1, 2])
+    with torch.no_grad():
+        default, fp32, fp16 = G.synthesis(ws), G.synthesis(ws, force_fp32=True), G.synthesis(ws, force_fp32=False)
+    assert torch.equal(default, fp32)  # on the CPU the default stays float32
+    assert 0 < max_diff(fp16, fp32) <= 2e-2
 
 
 # --- ONNX ------------------------------------------------------------------------------------------------------

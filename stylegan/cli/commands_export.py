@@ -59,7 +59,6 @@ def export(network: str, fmt: str, out: str, part: str, batch: str, precision: s
                       truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)
     seed_list = parse_seeds(seeds)
     G = formats.load(network, device="cpu")
-    spec.check(G)
     result = export_generator(G, out, fmt, spec, check=not no_verify, seeds=seed_list, tolerance=tolerance,
                               source=Path(network).name)
     io = result.part

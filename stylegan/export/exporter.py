@@ -56,6 +56,7 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, spec: ExportSpec 
         raise InputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if check and not seeds:
         raise InputError("verification needs at least one seed")
+    spec.check(G)
     write, run = WRITERS[fmt]
     runtime = runtime_name(fmt) if check else ""
     tolerance = DEFAULT_TOLERANCE[spec.precision] if tolerance is None else tolerance
