@@ -21,17 +21,23 @@ def check_truncation(G: nn.Module, psi: float, cutoff: int | None) -> None:
         raise InputError(f"truncation cutoff must be between 0 and num_ws={G.num_ws}, got {cutoff}")
 
 
+def input_transform(translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0) -> np.ndarray:
+    """The 3x3 matrix a StyleGAN3 input layer stores to translate (image units) and rotate (degrees) the
+    output: the inverse of the image transform, as the official tools build it."""
+    angle = rotate / 360.0 * np.pi * 2
+    s, c = np.sin(angle), np.cos(angle)
+    m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0, 0, 1]])
+    return np.linalg.inv(m)
+
+
 def set_input_transform(G: nn.Module, translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0) -> None:
     """Make a StyleGAN3 generator translate (in image units) and rotate (degrees) its output, as the
-    official tools do: build the 3x3 image transform, invert it, store it in the input layer."""
+    official tools do (see `input_transform`)."""
     if not hasattr(G.synthesis, "input"):
         if any(translate) or rotate:
             raise InputError("--translate/--rotate need a StyleGAN3 network; this one has no Fourier-feature input")
         return
-    angle = rotate / 360.0 * np.pi * 2
-    s, c = np.sin(angle), np.cos(angle)
-    m = np.array([[c, s, translate[0]], [-s, c, translate[1]], [0, 0, 1]])
-    G.synthesis.input.transform.copy_(torch.from_numpy(np.linalg.inv(m)))
+    G.synthesis.input.transform.copy_(torch.from_numpy(input_transform(translate, rotate)))
 
 
 @torch.no_grad()

@@ -254,7 +254,7 @@ def test_invalid_requests_are_refused_up_front(tmp_path, kwargs, message):
 
 
 def test_sources_and_destinations_are_checked(tmp_path):
-    with pytest.raises(InputError, match="no built-in datasets"):
+    with pytest.raises(InputError, match="unknown built-in dataset"):
         make_dataset("builtin:ffhq", tmp_path / "out.zip")
     with pytest.raises(InputError, match="no such folder"):
         make_dataset(tmp_path / "missing", tmp_path / "out.zip")

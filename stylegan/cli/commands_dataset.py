@@ -8,7 +8,9 @@ from .common import cli, user_errors
 
 
 @cli.command()
-@click.option("--source", required=True, metavar="PATH", help="Folder (searched recursively) or .zip of images")
+@click.option("--source", required=True, metavar="PATH",
+              help="Folder (searched recursively) or .zip of images, or builtin:toonfaces[:RES] (10000 faces "
+                   "unless --max-images)")
 @click.option("--dest", default=None, metavar="PATH",
               help="Output .zip, or a folder (empty or absent)  [default: NAME-RESxRES.zip here]")
 @click.option("--resolution", default=None, metavar="WxH", help="Resize every image, e.g. 256x256")

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..nets import InceptionV3, VGG16, load_inception_net, load_vgg16_net
-from ..train.dataset import ImageDataset
+from ..train.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from .stats import cache_dir
 
 
@@ -38,11 +38,11 @@ class MetricOptions:
     num_gpus: int = 1
     rank: int = 0
 
-    def dataset(self, **overrides) -> ImageDataset:
+    def dataset(self, **overrides) -> ImageDataset | ToonFacesDataset:
         """The dataset, with `overrides` applied to its options."""
         if not self.dataset_kwargs or self.dataset_kwargs.get("path") is None:
             raise InputError("this metric compares with real images: give the dataset with --data ZIP|DIR")
-        return ImageDataset(**{**self.dataset_kwargs, **overrides})
+        return open_dataset(**{**self.dataset_kwargs, **overrides})
 
     def inception_net(self) -> InceptionV3:
         if not isinstance(self.inception, nn.Module):

@@ -98,7 +98,8 @@ class SynthesisInput(nn.Module):
         self.register_buffer("freqs", freqs)
         self.register_buffer("phases", phases)
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
+        """Features [N, C, H, W] for w [N, w_dim]; `transform` ([3, 3] or [N, 3, 3]) replaces the stored one."""
         batch = w.shape[0]
         t = self.affine(w)  # (r_cos, r_sin, t_x, t_y)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
@@ -110,7 +111,7 @@ class SynthesisInput(nn.Module):
         m_t = torch.eye(3, device=w.device).unsqueeze(0).repeat([batch, 1, 1])
         m_t[:, 0, 2] = -t[:, 2]
         m_t[:, 1, 2] = -t[:, 3]
-        transforms = m_r @ m_t @ self.transform.unsqueeze(0)
+        transforms = m_r @ m_t @ (self.transform if transform is None else transform.to(torch.float32))
 
         freqs = self.freqs.unsqueeze(0)
         phases = self.phases.unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
@@ -189,7 +190,7 @@ class SynthesisLayer(nn.Module):
         self.padding = [int(pad_lo[0]), int(pad_hi[0]), int(pad_lo[1]), int(pad_hi[1])]
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, force_fp32: bool = False,
-                update_emas: bool = False, precision: str = "auto") -> torch.Tensor:
+                update_emas: bool = False, precision: str = "auto", fused_modconv: bool = True) -> torch.Tensor:
         if update_emas:
             magnitude = x.detach().to(torch.float32).square().mean()
             self.magnitude_ema.copy_(magnitude.lerp(self.magnitude_ema, self.magnitude_ema_beta))
@@ -200,7 +201,7 @@ class SynthesisLayer(nn.Module):
         dtype = layer_dtype(self.use_fp16, precision, x.device, force_fp32)
         x = modulated_conv2d_v3(x.to(dtype), self.weight, styles,
                                 padding=self.conv_kernel - 1, demodulate=not self.is_torgb, input_gain=input_gain,
-                                bias=self.bias)
+                                bias=self.bias, fused=fused_modconv)
         if dtype == torch.bfloat16 and x.device.type == "cpu":
             x = x.float()  # oneDNN has fast bf16 convolutions but slow bf16 depthwise filters
         gain = 1 if self.is_torgb else np.sqrt(2)
@@ -252,18 +253,24 @@ class SynthesisNetwork(nn.Module):
             setattr(self, name, layer)
             self.layer_names.append(name)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
-                update_emas: bool = False) -> torch.Tensor:
-        """Render ws. StyleGAN3 has no noise inputs; `noise_mode` is accepted for a common interface."""
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool | None = None,
+                update_emas: bool = False, fused_modconv: bool = True,
+                input_transform: torch.Tensor | None = None) -> torch.Tensor:
+        """Render ws. StyleGAN3 has no noise inputs; `noise_mode` is accepted for a common interface.
+
+        `force_fp32` as in StyleGAN2; `fused_modconv=False` runs one shared convolution per layer (any
+        batch size, as exporters need); `input_transform` [3, 3] replaces `input.transform` for this call.
+        """
         if noise_mode not in ("const", "random", "none"):
             raise InputError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32).unbind(dim=1)
-        x = self.input(ws[0])
+        x = self.input(ws[0], input_transform)
         if x.device.type == "cpu":
             # oneDNN's depthwise and transposed convolutions (the filters) are much faster channels-last.
             x = x.contiguous(memory_format=torch.channels_last)
         for name, w in zip(self.layer_names, ws[1:]):
-            x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas, precision=self.precision)
+            x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas, precision=self.precision,
+                                    fused_modconv=fused_modconv)
         if self.output_scale != 1:
             x = x * self.output_scale
         return x.to(torch.float32)

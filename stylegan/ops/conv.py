@@ -142,10 +142,13 @@ def modulated_conv2d_v3(
     padding: Padding = 0,
     input_gain: torch.Tensor | None = None,
     bias: torch.Tensor | None = None,
+    fused: bool = True,
 ) -> torch.Tensor:
     """StyleGAN3 modulated convolution: weights and styles are RMS-normalised before modulation, and
     `input_gain` ([], [I] or [N, I]) scales the input channels (the inverse input magnitude).
-    `bias` [O] is added to the output inside the convolution."""
+    `bias` [O] is added to the output inside the convolution. `fused=False` scales the activations before
+    and after one shared convolution instead of building per-sample weights (same result up to float
+    rounding; its graph does not depend on the batch size, which exporters need)."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = w.shape
     if s.shape != (batch, in_channels):
@@ -153,13 +156,22 @@ def modulated_conv2d_v3(
     if demodulate:
         w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()
         s = s * s.square().mean().rsqrt()
+    if bias is not None:
+        bias = bias.to(x.dtype)
+    if not fused:
+        if x.dtype == torch.float16 and demodulate:
+            w = w * (1 / np.sqrt(in_channels * kh * kw))  # keeps the convolution's output in float16 range
+        scale = s if input_gain is None else s * input_gain.expand(batch, in_channels)
+        x = F.conv2d(x * scale.to(x.dtype).reshape(batch, -1, 1, 1), w.to(x.dtype), padding=padding)
+        if demodulate:
+            dcoefs = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
+            x = x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
+        return x if bias is None else x + bias.reshape(1, -1, 1, 1)
     w = w.unsqueeze(0) * s.unsqueeze(1).unsqueeze(3).unsqueeze(4)  # [N, O, I, kh, kw]
     if demodulate:
         w = w * (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(batch, -1, 1, 1, 1)
     if input_gain is not None:
         w = w * input_gain.expand(batch, in_channels).reshape(batch, 1, -1, 1, 1)
-    if bias is not None:
-        bias = bias.to(x.dtype)
     if batch == 1:  # a plain convolution; keeps the input's memory format
         return F.conv2d(x, w[0].to(x.dtype), bias, padding=padding)
     x = x.reshape(1, -1, *x.shape[2:])

@@ -17,9 +17,91 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
+from .. import toonfaces
 from ..errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+BUILTIN_PREFIX = "builtin:"
+
+
+def is_builtin(path: str | Path) -> bool:
+    """True for a built-in dataset name such as 'builtin:toonfaces' or 'builtin:toonfaces:128'."""
+    return str(path).startswith(BUILTIN_PREFIX)
+
+
+def open_dataset(path: str | Path, **kwargs) -> "ImageDataset | ToonFacesDataset":
+    """The dataset at `path` (a zip or folder of images) or a built-in one; kwargs as `ImageDataset`."""
+    return ToonFacesDataset(path, **kwargs) if is_builtin(path) else ImageDataset(path, **kwargs)
+
+
+def parse_builtin(name: str | Path, resolution: int | None = None) -> int:
+    """The resolution a built-in dataset name asks for ('builtin:toonfaces' is 64, 'builtin:toonfaces:128'
+    is 128); `resolution`, when given, must agree with an explicit one."""
+    parts = str(name).split(":")
+    if parts[1:2] != ["toonfaces"] or len(parts) > 3:
+        raise InputError(f"{name}: unknown built-in dataset; the one built in is builtin:toonfaces "
+                         f"(or builtin:toonfaces:RES for another power-of-two resolution)")
+    if len(parts) == 3:
+        if not parts[2].isdigit() or int(parts[2]) < 4 or int(parts[2]) & (int(parts[2]) - 1):
+            raise InputError(f"{name}: the resolution after the last ':' must be a power of two >= 4, e.g. 128")
+        if resolution is not None and int(parts[2]) != resolution:
+            raise InputError(f"{name} is {parts[2]}x{parts[2]}, but {resolution}x{resolution} is needed "
+                             f"(the network's resolution)")
+        return int(parts[2])
+    return resolution if resolution is not None else toonfaces.DEFAULT_RESOLUTION
+
+
+class ToonFacesDataset:
+    """`builtin:toonfaces`: procedural cartoon faces drawn on demand (see `stylegan.toonfaces`), with the
+    interface of `ImageDataset`. `max_size` keeps the first faces; `xflip` adds their mirror images."""
+
+    def __init__(self, path: str | Path = toonfaces.NAME, resolution: int | None = None, use_labels: bool = False,
+                 xflip: bool = False, max_size: int | None = None, random_seed: int = 0):
+        if use_labels:
+            raise InputError(f"{path} has no labels; train it without --cond")
+        self.path = str(path)
+        self.name = "toonfaces"
+        size = parse_builtin(path, resolution)
+        self.image_shape = [3, size, size]
+        count = toonfaces.NUM_IMAGES if max_size is None else min(int(max_size), toonfaces.NUM_IMAGES)
+        self._raw_idx = np.tile(np.arange(count), 2 if xflip else 1)
+        self._flip = np.repeat([False, True], count)[:self._raw_idx.size]
+        self.xflip = bool(xflip)
+        self.use_labels = False
+        self.max_size = max_size
+
+    def __len__(self) -> int:
+        return int(self._raw_idx.size)
+
+    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        image = toonfaces.toonface(int(self._raw_idx[idx]), self.resolution).transpose(2, 0, 1)
+        if self._flip[idx]:
+            image = image[:, :, ::-1]
+        return np.ascontiguousarray(image), self.get_label(idx)
+
+    @property
+    def resolution(self) -> int:
+        return self.image_shape[1]
+
+    @property
+    def num_channels(self) -> int:
+        return 3
+
+    @property
+    def label_dim(self) -> int:
+        return 0
+
+    def get_label(self, idx: int) -> np.ndarray:
+        """No labels: an empty vector."""
+        return np.zeros([0], dtype=np.float32)
+
+    def fingerprint(self) -> str:
+        """A digest of what defines the images: the generator's seed, the resolution and the count."""
+        key = f"toonfaces\0{toonfaces.SEED}\0{self.resolution}\0{int(self._raw_idx.max()) + 1}\n"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def close(self) -> None:
+        """Nothing to close: the faces are drawn on demand."""
 
 
 class ImageDataset:

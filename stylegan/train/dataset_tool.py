@@ -31,11 +31,13 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from ..io import atomic_path
+from .dataset import ToonFacesDataset, is_builtin
 
 TRANSFORMS = ("center-crop", "center-crop-wide")
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N"}
 _SHOWN_NAMES = 5  # names listed per reason in the summary
+BUILTIN_IMAGES = 10_000  # faces written from builtin:toonfaces without --max-images
 
 
 @dataclass
@@ -87,8 +89,6 @@ class _Source:
             self.names = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
         elif path.exists():
             raise InputError(f"{path}: --source must be a folder of images or a .zip of them")
-        elif str(path).startswith("builtin:"):
-            raise InputError(f"{path}: there are no built-in datasets; --source takes a folder or a .zip of images")
         else:
             raise InputError(f"{path}: no such folder or zip file")
 
@@ -269,7 +269,8 @@ def _scan(source: _Source, candidates: list[str], skipped: dict[str, list[str]])
 def make_dataset(source: str | Path, dest: str | Path | None = None, resolution=None, transform: str | None = None,
                  labels: str | Path | None = None, max_images: int | None = None, allow_upscale: bool = False,
                  progress: bool = True) -> Summary:
-    """Convert a folder or zip of images into a dataset zip (or folder) in the official layout.
+    """Convert a folder or zip of images, or draw a built-in dataset (`builtin:toonfaces`, BUILTIN_IMAGES
+faces unless `max_images` says otherwise), into a dataset zip (or folder) in the official layout.
 
     `resolution` ('256x256', 256, (w, h)) resizes every image (Lanczos) after the optional `transform`
     ('center-crop': the central square; 'center-crop-wide': the official letterboxed crop, output rw x rw);
@@ -295,12 +296,35 @@ def make_dataset(source: str | Path, dest: str | Path | None = None, resolution=
                              f"e.g. 256x256")
     if max_images is not None and max_images < 1:
         raise InputError(f"--max-images must be at least 1, got {max_images}")
+    if is_builtin(source):
+        if transform is not None or labels is not None:
+            raise InputError(f"{source} is drawn at the asked resolution and has no labels: drop --transform "
+                             f"and --labels")
+        return _write_builtin(str(source), dest, resolution, max_images, progress)
 
     src = _Source(Path(source))
     try:
         return _convert(src, dest, resolution, transform, labels, max_images, allow_upscale, progress)
     finally:
         src.close()
+
+
+def _write_builtin(name: str, dest, resolution, max_images: int | None, progress: bool) -> Summary:
+    if resolution is not None and resolution[0] != resolution[1]:
+        raise InputError(f"--resolution {resolution[0]}x{resolution[1]}: {name} is square")
+    dataset = ToonFacesDataset(name, resolution=None if resolution is None else resolution[0],
+                               max_size=BUILTIN_IMAGES if max_images is None else max_images)
+    size = dataset.resolution
+    dest = Path(dest) if dest is not None else Path.cwd() / f"{dataset.name}-{size}x{size}.zip"
+    if dest.suffix.lower() != ".zip" and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InputError(f"{dest}: the destination folder must be empty or absent (or name a .zip file)")
+    with _open_dest(dest) as out:
+        for i in tqdm(range(len(dataset)), desc="dataset", unit="img", disable=not progress, leave=False):
+            buffer = io.BytesIO()
+            PIL.Image.fromarray(dataset[i][0].transpose(1, 2, 0)).save(buffer, format="PNG", compress_level=0)
+            out.write(f"{i // 1000:05d}/img{i:08d}.png", buffer.getvalue())
+        out.write("dataset.json", json.dumps({"labels": None}).encode())
+    return Summary(dest=dest, images=len(dataset), resolution=size, channels=3, labels="none")
 
 
 def _convert(src: _Source, dest, resolution, transform, labels_path, max_images, allow_upscale, progress) -> Summary:

@@ -39,10 +39,24 @@ def init(rank: int, world_size: int, init_method: str | None = None) -> torch.de
     return device
 
 
-def shutdown() -> None:
-    """Leave the process group, if any."""
+def shutdown(synchronize: bool = True) -> None:
+    """Leave the process group, if any. With `synchronize`, first wait until every process is done: a process
+    that tears its connections down while another still uses them makes gloo abort that other process."""
     if dist.is_available() and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()
+
+
+def run_in_group(fn: Callable[[], None]) -> None:
+    """Call fn, then leave the process group: in step with the others after success, at once after an error
+    (when the others may be gone and a barrier would never return)."""
+    try:
+        fn()
+    except BaseException:
+        shutdown(synchronize=False)
+        raise
+    shutdown()
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from ..errors import StyleGANError
 from ..io import atomic_path, make_grid, save_png, to_uint8
 from . import distributed
 from .augment import AdaController, AugmentPipe
-from .dataset import ImageDataset
+from .dataset import ImageDataset, ToonFacesDataset, open_dataset
 from .loss import GANLoss
 from .options import TrainOptions, build_networks, lod_at
 from .sampling import ChunkSampler, reseed
@@ -132,7 +132,7 @@ def _load_resume(opts: TrainOptions, G: nn.Module, D: nn.Module, G_ema: nn.Modul
     return state
 
 
-def _grid(dataset: ImageDataset, opts: TrainOptions, device: torch.device, z_dim: int):
+def _grid(dataset: ImageDataset | ToonFacesDataset, opts: TrainOptions, device: torch.device, z_dim: int):
     count = min(64, len(dataset))
     positions = np.linspace(0, len(dataset) - 1, count).astype(int)
     reals = np.stack([dataset[int(i)][0] for i in positions])
@@ -174,7 +174,7 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
     torch.backends.cudnn.benchmark = True
     main = rank == 0
     log = log if main else (lambda message: None)
-    dataset = ImageDataset(opts.data, use_labels=opts.cond, xflip=opts.mirror, max_size=opts.max_size,
+    dataset = open_dataset(opts.data, use_labels=opts.cond, xflip=opts.mirror, max_size=opts.max_size,
                            random_seed=opts.seed)
     if opts.cond and dataset.label_dim == 0:
         raise TrainingError(f"--cond needs class labels: {opts.data} has no dataset.json labels")

@@ -188,5 +188,5 @@ def lod_at(opts: TrainOptions, resolution: int, kimg: float) -> float:
 def run_dir_name(opts: TrainOptions, existing: list[str]) -> str:
     """The next numbered run folder name, as the official tools: 00003-stylegan2-ffhq-gpus1-batch32-gamma10."""
     ids = [int(name.split("-")[0]) for name in existing if name.split("-")[0].isdigit()]
-    return (f"{max(ids, default=-1) + 1:05d}-{opts.cfg}-{Path(opts.data).stem}-gpus{opts.gpus}-batch{opts.batch}"
+    return (f"{max(ids, default=-1) + 1:05d}-{opts.cfg}-{Path(opts.data).stem.replace(':', '-')}-gpus{opts.gpus}-batch{opts.batch}"
             f"-gamma{opts.gamma:g}")

@@ -12,6 +12,7 @@ import torch
 
 from ..errors import InputError
 from . import distributed
+from .dataset import is_builtin
 from .loop import training_loop
 from .options import TrainOptions, run_dir_name
 from .snapshot import latest_snapshot
@@ -41,10 +42,7 @@ def resolve_run(opts: TrainOptions) -> tuple[TrainOptions, Path]:
 def _worker(rank: int, world_size: int, init_method: str, opts: TrainOptions, run_dir: Path,
             show_progress: bool) -> None:
     device = distributed.init(rank, world_size, init_method)
-    try:
-        training_loop(opts, run_dir, rank, world_size, device, show_progress)
-    finally:
-        distributed.shutdown()
+    distributed.run_in_group(lambda: training_loop(opts, run_dir, rank, world_size, device, show_progress))
 
 
 def train(opts: TrainOptions, show_progress: bool = True, stop: Callable[[], bool] | None = None,
@@ -53,7 +51,7 @@ def train(opts: TrainOptions, show_progress: bool = True, stop: Callable[[], boo
     torchrun launch. Returns the run folder."""
     opts, run_dir = resolve_run(opts)
     opts.validate()
-    if not Path(opts.data).exists():
+    if not is_builtin(opts.data) and not Path(opts.data).exists():
         raise InputError(f"--data {opts.data}: no such dataset (a zip or a folder of images)")
     if dry_run:
         log(opts.to_json())
@@ -65,10 +63,8 @@ def train(opts: TrainOptions, show_progress: bool = True, stop: Callable[[], boo
         opts = dataclasses.replace(opts, gpus=world_size)
         opts.validate()
         device = distributed.init(rank, world_size)
-        try:
-            training_loop(opts, run_dir, rank, world_size, device, show_progress, stop, log)
-        finally:
-            distributed.shutdown()
+        distributed.run_in_group(lambda: training_loop(opts, run_dir, rank, world_size, device, show_progress,
+                                                       stop, log))
     elif opts.gpus > 1:
         if torch.cuda.is_available() and torch.cuda.device_count() < opts.gpus:
             raise InputError(f"--gpus {opts.gpus} asked for, but {torch.cuda.device_count()} GPUs are visible")
