@@ -7,6 +7,7 @@ import click
 import numpy as np
 import torch
 
+from ..builtin import DEMO
 from .. import edit as editing
 from .. import formats, video
 from ..errors import StyleGANError
@@ -30,7 +31,7 @@ def _report(d: editing.Directions, out: str) -> None:
 
 
 @directions.command()
-@click.option("--network", required=True)
+@click.option("--network", default=DEMO, show_default=True)
 @click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows whose style weights to factorise")
 @click.option("--num", type=int, default=32, show_default=True, help="Directions kept")
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
@@ -43,7 +44,7 @@ def sefa(network, layer_spec, num, out, device):
 
 
 @directions.command()
-@click.option("--network", required=True)
+@click.option("--network", default=DEMO, show_default=True)
 @click.option("--samples", type=int, default=100_000, show_default=True, help="Mapped w samples (1e6 fits in memory)")
 @click.option("--num", type=int, default=64, show_default=True, help="Components kept")
 @click.option("--class", "class_idx", type=int, default=None)
@@ -60,7 +61,7 @@ def ganspace(network, samples, num, class_idx, seed, out, device):
 
 
 @directions.command()
-@click.option("--network", required=True)
+@click.option("--network", default=DEMO, show_default=True)
 @click.option("--scores", required=True, type=click.Path(dir_okay=False), help="CSV with seed,score (or seed,label)")
 @click.option("--ratio", type=float, default=0.02, show_default=True, help="Top/bottom share of scores used")
 @click.option("--classifier", type=click.Choice(["auto", "svm", "logistic"]), default="auto", show_default=True)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from ..builtin import DEMO
 from .. import formats
 from ..errors import InputError
 from ..export import DEFAULT_TOLERANCE, FORMATS, NOISE_MODES, PARTS, PRECISIONS, ExportSpec, export_generator
@@ -32,7 +33,7 @@ def _shape(shape: tuple) -> str:
 
 
 @cli.command("export")
-@click.option("--network", required=True, help="Checkpoint: NVIDIA .pkl or native .safetensors")
+@click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl or native .safetensors")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="onnx or torchscript")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file; its sidecar is OUT.json")
 @click.option("--part", type=click.Choice(PARTS), default="full", show_default=True,

@@ -8,6 +8,7 @@ import click
 import numpy as np
 import torch
 
+from ..builtin import DEMO
 from .. import formats
 from ..errors import StyleGANError
 from ..bulk import distributed_env, generate_to_folder, image_name
@@ -86,7 +87,7 @@ def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
 
 
 @cli.command()
-@click.option("--network", "network", required=True, help="Checkpoint to describe")
+@click.option("--network", "network", default=DEMO, show_default=True, help="Checkpoint to describe")
 @click.option("--config", default=None, help=CONFIG_HELP)
 @user_errors
 def info(network: str, config: str | None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..builtin import DEMO
 from ..metrics import METRICS, format_table, parse_metric_names
 from ..metrics.run import evaluate
 from .common import cli, resolve_device, user_errors
@@ -11,7 +12,7 @@ _NAMES = "\n".join(f"  {name:<12} {metric.about}" for name, metric in METRICS.it
 
 
 @cli.command(epilog=f"\b\nMetrics:\n{_NAMES}")
-@click.option("--network", required=True, help="Checkpoint: NVIDIA .pkl or native .safetensors (G_ema is used)")
+@click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl or native .safetensors (G_ema is used)")
 @click.option("--metrics", "metric_names", default="fid50k_full", show_default=True,
               help="Comma-separated metric names (see below)")
 @click.option("--data", default=None, help="Dataset to compare with (zip or folder)  [default: recorded in the .pkl]")

@@ -7,6 +7,7 @@ import click
 import numpy as np
 import torch
 
+from ..builtin import DEMO
 from .. import formats, video
 from ..errors import StyleGANError
 from ..figures import labeled_grid
@@ -42,7 +43,7 @@ def _save_noise(path: Path, G, noise: list[torch.Tensor]) -> None:
 
 
 @cli.command("project")
-@click.option("--network", required=True, help="Checkpoint to project into")
+@click.option("--network", default=DEMO, show_default=True, help="Checkpoint to project into")
 @click.option("--target", required=True, type=click.Path(), help="An image, or a folder of images")
 @click.option("--method", type=click.Choice(sorted(METHODS)), default="official", show_default=True)
 @click.option("--space", type=click.Choice(["w", "w+"]), default=None, help="Default: w (official), w+ (image2stylegan)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import torch
 
+from ..builtin import DEMO
 from .. import formats
 from ..errors import StyleGANError
 from ..generate import set_input_transform
@@ -99,7 +100,7 @@ class GeneratorOptions:
 def generator_options(func):
     """Add the shared generator options to a verb; it receives them as one `gen: GeneratorOptions`."""
     options = [
-        click.option("--network", required=True, help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality "
+        click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality "
                      ".pt, MMGeneration .pth or native .safetensors"),
         click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi"),
         click.option("--trunc-cutoff", "truncation_cutoff", type=int, default=None,

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import builtin
 from ..errors import CheckpointError, StyleGANError
 from . import mmgen, mmgen_config, native, nvidia_pkl, nvidia_tf, rosinality
 from .common import TORCH_LEGACY_MAGIC, ZIP_MAGIC, read_torch_file
@@ -39,7 +40,7 @@ _TF_MARKER = b"dnnlib.tflib.network"
 
 def _inspect(path: str | Path) -> tuple[str, Any]:
     """The format of a file from its content, and for torch files the loaded object (read once)."""
-    path = Path(path)
+    path = Path(builtin.resolve(path))
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
     if path.is_dir():
@@ -84,6 +85,7 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
     `config` matters for MMGeneration checkpoints only: their config file, model-zoo config name or
     `model` dict (it says whether the weights are RGB or BGR and, for StyleGAN3, the layer schedule).
     """
+    path = builtin.resolve(path)
     fmt, obj = _inspect(path)
     try:
         if fmt in ("nvidia-pkl", "nvidia-tf"):
@@ -120,6 +122,7 @@ def load(path: str | Path, device: torch.device | str = "cpu", which: str = "G_e
 
 def network_names(path: str | Path) -> list[str]:
     """Names of the networks a checkpoint holds (in a form this package rebuilds), without rebuilding them."""
+    path = builtin.resolve(path)
     fmt, obj = _inspect(path)
     if fmt == "native":
         return list(native.read_metadata(path)["networks"])
