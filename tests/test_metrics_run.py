@@ -15,6 +15,7 @@ from stylegan.metrics import (MetricOptions, calc_metric, frechet_distance, kern
                               report_metric)
 from stylegan.metrics.ppl import compute_ppl
 from stylegan.nets import InceptionV3, VGG16
+from stylegan.toonfaces import toonface
 from stylegan.train.dataset import ImageDataset
 
 from conftest import fixture_path
@@ -246,3 +247,16 @@ def test_metrics_command_bad_input(tmp_path, args, message, monkeypatch):
     torch.save(InceptionV3().state_dict(), tmp_path / "x.pth")
     result = _run("metrics", "--network", fixture_path("sg2_skip_32.pkl"), "--device", "cpu", *args)
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+
+
+def test_fid_against_the_builtin_dataset(G, tmp_path):
+    detector = PoolFeatures()
+    opts = MetricOptions(G=G, dataset_kwargs=dict(path="builtin:toonfaces", resolution=32, max_size=12),
+                         cache_dir=tmp_path / "cache", progress=False, num_workers=0, inception=detector)
+    result = calc_metric("fid50k_full", opts, num_gen=10, max_real=12)
+    real = detector(torch.from_numpy(np.stack([toonface(i, 32).transpose(2, 0, 1) for i in range(12)])))
+    real = real.numpy().astype(np.float64)
+    gen = _generated_features(G, detector, 10)
+    expected = frechet_distance(gen.mean(0), np.cov(gen, rowvar=False, bias=True),
+                                real.mean(0), np.cov(real, rowvar=False, bias=True))
+    assert result["results"]["fid50k_full"] == pytest.approx(expected, rel=1e-4)

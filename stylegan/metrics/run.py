@@ -12,6 +12,7 @@ import torch
 from .. import formats
 from ..errors import InputError
 from ..formats import nvidia_pkl
+from ..train.dataset import is_builtin
 from .options import MetricOptions
 from .registry import calc_metric, format_table, report_metric
 
@@ -46,7 +47,7 @@ def evaluate(network: str | Path, metrics: list[str], data: str | Path | None = 
     dataset_kwargs = recorded_dataset_kwargs(network) or {}
     if data is not None:
         dataset_kwargs = dict(path=str(data))
-    elif dataset_kwargs.get("path") and not Path(dataset_kwargs["path"]).exists():
+    elif dataset_kwargs.get("path") and not is_builtin(dataset_kwargs["path"]) and not Path(dataset_kwargs["path"]).exists():
         dataset_kwargs = {}
     if mirror is not None:
         dataset_kwargs["xflip"] = mirror
