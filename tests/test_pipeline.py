@@ -12,7 +12,7 @@ from stylegan.cli import cli
 from stylegan.errors import InputError
 from stylegan.latent import load_ws, save_ws, seeds_to_ws
 
-from conftest import fixture_path
+from conftest import ROOT, fixture_path
 
 RECIPE = """\
 psi = 0.7
@@ -143,3 +143,19 @@ def test_pipeline_cli_and_yaml(tmp_path):
     G = stylegan.load(net)
     assert np.allclose(load_ws(tmp_path / "out" / "seed0001" / "02-truncate.npz").numpy(),
                        G.mapping.w_avg.expand(1, G.num_ws, -1).numpy(), atol=1e-6)
+
+
+def test_the_example_recipe_runs_on_two_networks(tmp_path):
+    """examples/sprite_to_portrait.toml as shipped, its networks pointed at two test networks and its
+    projection shortened."""
+    example = (ROOT / "examples" / "sprite_to_portrait.toml").read_text()
+    assert example.count('"builtin:demo"') == 2 and "steps = 300" in example
+    text = (example.replace('sprite = "builtin:demo"', f'sprite = "{fixture_path("sg2_skip_32.pkl")}"')
+            .replace('portrait = "builtin:demo"', f'portrait = "{fixture_path("sg3t_32.pkl")}"')
+            .replace("steps = 300", "steps = 4"))
+    recipe = tmp_path / "example.toml"
+    recipe.write_text(text)
+    pipeline.run(recipe, [0], outdir=tmp_path / "out", progress=lambda message: None)
+    outputs = sorted(p.name for p in (tmp_path / "out" / "seed0000").iterdir())
+    for name in ("happy", "worried", "portrait"):
+        assert any(name in o and o.endswith(".png") for o in outputs), (name, outputs)
