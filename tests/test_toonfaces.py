@@ -1,4 +1,6 @@
 """builtin:toonfaces: deterministic procedural faces, their factor scales, the dataset and the dataset tool."""
+import dataclasses
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -97,3 +99,6 @@ def test_training_reads_the_builtin_dataset(tmp_path):
     run_dir = train(opts, show_progress=False)
     assert "toonfaces" in run_dir.name and ":" not in run_dir.name
     assert (run_dir / "reals.png").is_file()
+    with pytest.raises(InputError, match="unknown built-in dataset"):
+        train(dataclasses.replace(opts, outdir=str(tmp_path / "bad"), data="builtin:cats"), show_progress=False)
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())

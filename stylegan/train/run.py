@@ -12,7 +12,7 @@ import torch
 
 from ..errors import InputError
 from . import distributed
-from .dataset import is_builtin
+from .dataset import is_builtin, parse_builtin
 from .loop import training_loop
 from .options import TrainOptions, run_dir_name
 from .snapshot import latest_snapshot
@@ -51,7 +51,9 @@ def train(opts: TrainOptions, show_progress: bool = True, stop: Callable[[], boo
     torchrun launch. Returns the run folder."""
     opts, run_dir = resolve_run(opts)
     opts.validate()
-    if not is_builtin(opts.data) and not Path(opts.data).exists():
+    if is_builtin(opts.data):
+        parse_builtin(opts.data)  # an unknown name fails here, before the run folder exists
+    elif not Path(opts.data).exists():
         raise InputError(f"--data {opts.data}: no such dataset (a zip or a folder of images)")
     if dry_run:
         log(opts.to_json())
