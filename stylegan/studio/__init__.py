@@ -1,0 +1,1 @@
+"""The studio: an interactive web page for exploring a generator (`stylegan studio`)."""
