@@ -50,6 +50,7 @@ class Session:
         self._lock = threading.Lock()
         self.resolver = Resolver(check=self.check_path)
         self.projection: dict[str, Any] = {"state": "idle"}
+        self.worker: threading.Thread | None = None
 
     @staticmethod
     def _name(name: str) -> str:
@@ -158,7 +159,8 @@ class Session:
         with self._lock:
             G = copy.deepcopy(G)
         self.projection = {"state": "running", "step": 0, "steps": steps, "loss": None}
-        threading.Thread(target=self._project, args=(G, target, steps, class_idx), daemon=True).start()
+        self.worker = threading.Thread(target=self._project, args=(G, target, steps, class_idx), daemon=True)
+        self.worker.start()
 
     def _project(self, G, target: np.ndarray, steps: int, class_idx: int | None) -> None:
         def progress(step: int, info: dict) -> None:
