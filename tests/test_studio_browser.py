@@ -75,6 +75,7 @@ class Page:
         return _decode(self.page.get_attribute("#frame", "src"))
 
 
+@pytest.mark.filterwarnings("ignore:VGG16")
 def test_studio_page_end_to_end(browser, studio, tmp_path):
     G = stylegan.load(SG2)
 
@@ -116,6 +117,20 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     result = CliRunner().invoke(cli, ["generate", "--settings", settings, "--outdir", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
     assert np.array_equal(_png(tmp_path / "cli" / (Path(settings).stem + ".png")), _png(png))
+
+    (tmp_path / "notes.txt").write_text("not an image")
+    page.page.set_input_files("#project-file", str(tmp_path / "notes.txt"))
+    page.page.click("#project-start")
+    page.page.wait_for_function("document.getElementById('message').textContent.includes('not a readable image')")
+    target = np.random.RandomState(0).randint(0, 255, (40, 48, 3), dtype=np.uint8)
+    PIL.Image.fromarray(target).save(tmp_path / "target.png")
+    page.page.set_input_files("#project-file", str(tmp_path / "target.png"))
+    page.page.fill("#project-steps", "2")
+    page.act(lambda: page.page.click("#project-start"))
+    assert page.page.inner_text("#project-status").startswith("done")
+    assert page.page.get_attribute("#project-progress", "value") == "2"
+    projected = page.page.evaluate("window.studio.settings.ws_file")
+    assert np.array_equal(page.image(), expected(ws_file=projected, mix_seed=1, mix_layers=[2], psi=0.5))
 
     page.page.fill("#network-path", str(tmp_path / "missing.pkl"))
     page.page.click("#network-load")
