@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import stylegan
 from stylegan.cli import cli
 from stylegan.errors import InputError
-from stylegan.latent import seeds_to_ws
+from stylegan.latent import save_ws, seeds_to_ws
 from stylegan.studio import layers
 from stylegan.studio.render import LatestWins, Superseded
 from stylegan.studio.session import MAX_UPLOAD, Session
@@ -246,3 +246,14 @@ def test_upload_errors_and_projection(tmp_path):
     assert session.projection["step"] == 2
     frame = session.render(Settings(network=str(SG2), ws_file=session.projection["ws_file"]).to_dict())
     assert frame["image"].startswith("data:image/png;base64,")
+
+
+def test_switching_drops_ws_of_another_network(tmp_path):
+    session = Session([str(SG2), str(SG3)], outdir=tmp_path)
+    save_ws(tmp_path / "w.npz", torch.zeros(1, 8, 10))
+    settings = {"seed": 4, "psi": 0.8, "ws_file": str(tmp_path / "w.npz")}
+    kept = session.switch(str(SG2), settings)["settings"]
+    assert (kept["ws_file"], kept["seed"]) == (str(tmp_path / "w.npz"), 4)
+    moved = session.switch(str(SG3), settings)
+    assert (moved["settings"]["ws_file"], moved["settings"]["seed"], moved["settings"]["psi"]) == (None, 4, 0.8)
+    assert moved["info"]["transform"] and moved["info"]["num_ws"] == 16

@@ -19,7 +19,7 @@ from ..builtin import DEMO, PREFIX, has_demo
 from ..edit import load_direction
 from ..errors import InputError, StyleGANError
 from ..io import read_image, save_png
-from ..latent import save_ws, style_ranges
+from ..latent import load_ws, save_ws, style_ranges
 from ..project import project
 from . import layers
 from .state import Resolver, Settings, adapt, has_transform, noise_layers, render_settings, save_settings, synthesize
@@ -47,7 +47,8 @@ class Session:
         self.given = [self._name(n) for n in networks]
         self.networks = self.given + ([DEMO] if has_demo() and DEMO not in self.given else [])
         self._models: dict[str, torch.nn.Module] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one user of G at a time
+        self._files = threading.Lock()  # one writer of the capture folder at a time
         self.resolver = Resolver(check=self.check_path)
         self.projection: dict[str, Any] = {"state": "idle"}
         self.worker: threading.Thread | None = None
@@ -93,8 +94,14 @@ class Session:
     def switch(self, name: str, settings: dict[str, Any]) -> dict[str, Any]:
         """Info for network `name` and the current settings adapted to it."""
         info = self.info(name)
-        s = Settings.from_dict({**settings, "network": info["network"]})
-        return {"info": info, "settings": adapt(s, self.model(name)).to_dict()}
+        G = self.model(name)
+        s = adapt(Settings.from_dict({**settings, "network": info["network"]}), G)
+        if s.ws_file is not None:
+            try:
+                load_ws(self.resolver.path(s.ws_file), G)
+            except InputError:
+                s.ws_file = None  # ws of another network: back to the seed
+        return {"info": info, "settings": s.to_dict()}
 
     def render(self, settings: dict[str, Any], view: dict[str, Any] | None = None) -> dict[str, Any]:
         """One frame: the image as a PNG data URL, the render time, and the layer view when asked for."""
@@ -118,10 +125,11 @@ class Session:
         G = self.model(s.network)
         with self._lock:
             image, ws = render_settings(G, s, self.resolver)
-        stem = self._next_name("capture")
-        save_ws(stem.with_suffix(".npz"), ws)
-        save_settings(stem.with_suffix(".json"), s)
-        save_png(image, stem.with_suffix(".png"))
+        with self._files:
+            stem = self._next_name("capture")
+            save_ws(stem.with_suffix(".npz"), ws)
+            save_settings(stem.with_suffix(".json"), s)
+            save_png(image, stem.with_suffix(".png"))
         return {kind: str(stem.with_suffix("." + kind)) for kind in ("png", "npz", "json")}
 
     def _next_name(self, prefix: str) -> Path:
@@ -167,8 +175,9 @@ class Session:
             self.projection = {**self.projection, "step": step + 1, "loss": info["loss"]}
         try:
             result = project(G, target, num_steps=steps, class_idx=class_idx, callback=progress, progress=False)
-            path = self._next_name("projected").with_suffix(".npz")
-            save_ws(path, result.ws[:1])
+            with self._files:
+                path = self._next_name("projected").with_suffix(".npz")
+                save_ws(path, result.ws[:1])
             self.projection = {**self.projection, "state": "done", "ws_file": str(path)}
         except StyleGANError as exc:
             self.projection = {**self.projection, "state": "error", "error": str(exc)}

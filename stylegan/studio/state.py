@@ -83,6 +83,9 @@ class Settings:
             settings.dx, settings.dy, settings.psi = float(settings.dx), float(settings.dy), float(settings.psi)
             settings.mix_weight, settings.rotate = float(settings.mix_weight), float(settings.rotate)
             settings.translate = tuple(float(v) for v in settings.translate)
+            for name in ("class_idx", "mix_seed", "cutoff"):
+                value = getattr(settings, name)
+                setattr(settings, name, None if value is None else int(value))
             settings.mix_layers = [int(i) for i in settings.mix_layers]
             settings.noise_off = [int(i) for i in settings.noise_off]
             for d in settings.directions:
