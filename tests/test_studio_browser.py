@@ -14,7 +14,7 @@ import stylegan
 from stylegan.cli import cli
 from stylegan.latent import style_ranges
 from stylegan.studio.session import Session
-from stylegan.studio.state import Settings, render_settings
+from stylegan.studio.state import Direction, Settings, render_settings
 
 from conftest import DATA
 
@@ -102,6 +102,9 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     assert np.array_equal(page.image(), expected(seed=5, mix_seed=1, psi=0.5))
 
     page.act(lambda: page.page.check("#mix-layers input[data-index='2']"))
+    page.page.click("#component-add")
+    page.set_value("#directions input[type=range]", 2, "input")
+    sefa = [Direction("sefa", 0, 2.0, "all")]
     page.act(lambda: page.page.select_option("#layer", "b8.conv1"))
     assert page.page.get_attribute("#activations", "src").startswith("data:image/png")
     assert page.page.inner_text("#layer-table tr.chosen").startswith("b8.conv1")
@@ -112,7 +115,7 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     settings = page.page.get_attribute("#capture-result", "data-json")
     shown = page.image()
     assert np.array_equal(_png(png), shown)
-    assert np.array_equal(shown, expected(seed=5, mix_seed=1, mix_layers=[2], psi=0.5))
+    assert np.array_equal(shown, expected(seed=5, mix_seed=1, mix_layers=[2], psi=0.5, directions=sefa))
     assert Path(png).with_suffix(".npz").is_file()
     result = CliRunner().invoke(cli, ["generate", "--settings", settings, "--outdir", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
@@ -130,7 +133,8 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     assert page.page.inner_text("#project-status").startswith("done")
     assert page.page.get_attribute("#project-progress", "value") == "2"
     projected = page.page.evaluate("window.studio.settings.ws_file")
-    assert np.array_equal(page.image(), expected(ws_file=projected, mix_seed=1, mix_layers=[2], psi=0.5))
+    assert np.array_equal(page.image(), expected(ws_file=projected, mix_seed=1, mix_layers=[2], psi=0.5,
+                                                 directions=sefa))
 
     page.page.fill("#network-path", str(tmp_path / "missing.pkl"))
     page.page.click("#network-load")

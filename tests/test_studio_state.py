@@ -13,7 +13,8 @@ from click.testing import CliRunner
 import stylegan
 from stylegan.cli import cli
 from stylegan.errors import InputError
-from stylegan.latent import save_ws, seeds_to_ws
+from stylegan.edit import ganspace
+from stylegan.latent import save_ws, seeds_to_ws, style_ranges
 from stylegan.studio import layers
 from stylegan.studio.render import LatestWins, Superseded
 from stylegan.studio.session import MAX_UPLOAD, Session
@@ -105,6 +106,12 @@ def test_directions_move_the_chosen_rows(G, tmp_path):
     assert torch.equal(moved[:, 2:], base[:, 2:])
     step = moved[:, :2] - base[:, :2]
     assert torch.allclose(step.norm(dim=-1), torch.full((1, 2), 3.0), atol=1e-4)
+    pca = settings_to_ws(G, Settings(seed=2, directions=[Direction("ganspace", 0, 2.0, "fine")]))
+    fine = style_ranges(G)["fine"]
+    coarse = [i for i in range(G.num_ws) if i not in fine]
+    assert torch.equal(pca[:, coarse], base[:, coarse])
+    spread = float(ganspace(G, num_samples=20_000, num=1).scales[0])
+    assert torch.allclose((pca - base)[:, fine].norm(dim=-1), torch.full((1, len(fine)), 2.0 * spread), atol=1e-4)
     np.save(tmp_path / "boundary.npy", np.eye(1, G.w_dim, dtype=np.float32))
     edited = settings_to_ws(G, Settings(seed=2, directions=[Direction("file", 0, 2.0, "all", "boundary.npy")]),
                             Resolver(base=tmp_path))
@@ -115,7 +122,8 @@ def test_settings_file_reproduces_the_studio_image_in_the_cli(G, tmp_path):
     np.save(tmp_path / "boundary.npy", np.eye(1, G.w_dim, dtype=np.float32))
     s = Settings(network=str(SG2), seed=11, dx=0.3, dy=-0.2, mix_seed=5, mix_layers=[4, 5, 6, 7], mix_weight=0.5,
                  psi=0.7, noise_mode="random", noise_seed=9, noise_off=[0],
-                 directions=[Direction("sefa", 0, 1.5, "coarse"), Direction("file", 0, -1.0, "all", "boundary.npy")])
+                 directions=[Direction("sefa", 0, 1.5, "coarse"), Direction("ganspace", 1, 1.0, "middle"),
+                             Direction("file", 0, -1.0, "all", "boundary.npy")])
     save_settings(tmp_path / "shot.json", s)
     assert load_settings(tmp_path / "shot.json") == s
     expected, _ = render_settings(G, s, Resolver(base=tmp_path))

@@ -16,21 +16,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..edit import apply_direction, load_direction, sefa
+from ..edit import Directions, apply_direction, ganspace, load_direction, sefa
 from ..errors import InputError
 from ..generate import check_truncation, random_noise, set_input_transform
 from ..io import atomic_path, to_uint8
 from ..latent import MAX_SEED, blend, class_label, device_of, load_ws, resolve_layers, seeds_to_z, truncate
 
 SEED_ROW = 100  # the 2-D seed lattice: the point (i, j) stands for seed i + SEED_ROW * j (mod 2**32)
-SEFA_COMPONENTS = 10
+COMPONENTS = 10  # SeFa and GANSpace components offered
+GANSPACE_SAMPLES = 20_000
 FORMAT = "stylegan-studio-settings"
 
 
 @dataclass
 class Direction:
-    """One editing slider: a SeFa component of G (`kind='sefa'`, `index`) or a direction file
-    (`kind='file'`, `file`, `index`), moved by `strength` on the ws rows `layers` (a layer spec)."""
+    """One editing slider: a SeFa or GANSpace component of G (`kind='sefa'/'ganspace'`, `index`) or a direction
+    file (`kind='file'`, `file`, `index`), moved by `strength` units on the ws rows `layers` (a layer spec)."""
     kind: str = "sefa"
     index: int = 0
     strength: float = 0.0
@@ -170,12 +171,12 @@ def seed_ws(G: nn.Module, seed: int, dx: float, dy: float, psi: float, cutoff: i
 
 class Resolver:
     """Finds the files settings name (ws and direction files), relative to `base`, through `check`
-    (e.g. the studio's allow-list), and caches G's SeFa components."""
+    (e.g. the studio's allow-list), and caches G's SeFa and GANSpace components."""
 
     def __init__(self, base: str | Path | None = None, check: Callable[[Path], Path] | None = None):
         self.base = Path(base) if base is not None else None
         self.check = check or (lambda p: p)
-        self._sefa: dict[int, np.ndarray] = {}
+        self._computed: dict[tuple[int, str], Directions] = {}
 
     def path(self, name: str) -> Path:
         path = Path(name).expanduser()
@@ -183,19 +184,26 @@ class Resolver:
             path = self.base / path
         return self.check(path)
 
-    def direction(self, G: nn.Module, d: Direction) -> np.ndarray:
-        if d.kind == "sefa":
-            key = id(G)
-            if key not in self._sefa:
-                self._sefa = {key: sefa(G, num=SEFA_COMPONENTS).directions}
-            if not 0 <= d.index < len(self._sefa[key]):
-                raise InputError(f"SeFa component {d.index} is out of range 0..{len(self._sefa[key]) - 1}")
-            return self._sefa[key][d.index]
+    def direction(self, G: nn.Module, d: Direction) -> tuple[np.ndarray, float]:
+        """The direction's unit vector and its strength unit (the w spread along it for GANSpace, else 1
+        or what the file says)."""
+        if d.kind in ("sefa", "ganspace"):
+            key = (id(G), d.kind)
+            if key not in self._computed:
+                found = (sefa(G, num=COMPONENTS) if d.kind == "sefa"
+                         else ganspace(G, num_samples=GANSPACE_SAMPLES, num=COMPONENTS,
+                                       class_idx=0 if G.c_dim else None))
+                self._computed = {k: v for k, v in self._computed.items() if k[0] == id(G)}
+                self._computed[key] = found
+            found = self._computed[key]
+            if not 0 <= d.index < len(found.directions):
+                raise InputError(f"{d.kind} component {d.index} is out of range 0..{len(found.directions) - 1}")
+            return found.directions[d.index], float(found.scales[d.index])
         if d.kind == "file":
             if not d.file:
                 raise InputError("a direction of kind 'file' needs a file")
-            return load_direction(f"{self.path(d.file)}:{d.index}", G.w_dim)[0]
-        raise InputError(f"direction kind must be 'sefa' or 'file', got {d.kind!r}")
+            return load_direction(f"{self.path(d.file)}:{d.index}", G.w_dim)
+        raise InputError(f"direction kind must be 'sefa', 'ganspace' or 'file', got {d.kind!r}")
 
 
 @torch.no_grad()
@@ -218,7 +226,8 @@ def settings_to_ws(G: nn.Module, s: Settings, resolver: Resolver | None = None,
         ws = blend(ws, mix, resolve_layers(G, s.mix_layers), s.mix_weight)
     for d in s.directions:
         if d.strength != 0:
-            ws = apply_direction(ws, resolver.direction(G, d), d.strength, resolve_layers(G, d.layers))
+            vector, unit = resolver.direction(G, d)
+            ws = apply_direction(ws, vector, d.strength * unit, resolve_layers(G, d.layers))
     return ws
 
 

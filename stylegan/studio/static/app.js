@@ -191,7 +191,8 @@ function renderDirections() {
   state.settings.directions.forEach((d, k) => {
     const row = document.createElement("div");
     row.className = "direction";
-    const name = d.kind === "sefa" ? `SeFa ${d.index}` : `${d.file.split("/").pop()}:${d.index}`;
+    const kinds = {sefa: "SeFa", ganspace: "GANSpace"};
+    const name = d.kind in kinds ? `${kinds[d.kind]} ${d.index}` : `${d.file.split("/").pop()}:${d.index}`;
     row.innerHTML = `<span>${name}</span> <input type="range" min="-10" max="10" step="0.1" value="${d.strength}">
       <span class="strength">${d.strength}</span> <select><option>all</option><option>coarse</option>
       <option>middle</option><option>fine</option></select> <button>remove</button>`;
@@ -272,8 +273,9 @@ function bind() {
   }
   $("untransform").addEventListener("change", () => { s().untransform = $("untransform").checked; requestRender(); });
   for (const id of ["layer", "channel", "rgb"]) $(id).addEventListener("change", () => { markLayer(); requestRender(); });
-  $("sefa-add").addEventListener("click", () => {
-    s().directions.push({kind: "sefa", index: +$("sefa-index").value || 0, strength: 0, layers: "all", file: null});
+  $("component-add").addEventListener("click", () => {
+    s().directions.push({kind: $("component-kind").value, index: +$("component-index").value || 0, strength: 0,
+      layers: "all", file: null});
     renderDirections();
   });
   $("direction-load").addEventListener("click", async () => {
