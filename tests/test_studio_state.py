@@ -138,6 +138,8 @@ def test_bad_settings_are_clear_errors(tmp_path):
         Settings.from_dict({"seed": 1, "sharpness": 2})
     with pytest.raises(InputError, match="invalid"):
         Settings.from_dict({"seed": "many"})
+    with pytest.raises(InputError, match="finite"):
+        Settings.from_dict({"dx": float("inf")})
     (tmp_path / "bad.json").write_text("{not json")
     result = CliRunner().invoke(cli, ["generate", "--settings", str(tmp_path / "bad.json")])
     assert result.exit_code != 0 and "not a readable JSON" in result.output

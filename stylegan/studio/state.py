@@ -84,6 +84,7 @@ class Settings:
             settings.dx, settings.dy, settings.psi = float(settings.dx), float(settings.dy), float(settings.psi)
             settings.mix_weight, settings.rotate = float(settings.mix_weight), float(settings.rotate)
             settings.translate = tuple(float(v) for v in settings.translate)
+            settings.untransform = bool(settings.untransform)
             for name in ("class_idx", "mix_seed", "cutoff"):
                 value = getattr(settings, name)
                 setattr(settings, name, None if value is None else int(value))
@@ -93,6 +94,9 @@ class Settings:
                 d.index, d.strength = int(d.index), float(d.strength)
         except (TypeError, ValueError) as exc:
             raise InputError(f"invalid studio settings ({exc})") from None
+        numbers = [settings.dx, settings.dy, settings.mix_weight, settings.rotate, *settings.translate]
+        if not all(math.isfinite(v) for v in numbers + [d.strength for d in settings.directions]):
+            raise InputError("studio settings must be finite numbers")
         if len(settings.translate) != 2:
             raise InputError("studio setting 'translate' needs two numbers (x, y)")
         return settings
