@@ -89,6 +89,16 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     page.set_value("#seed", 5, "change")
     assert np.array_equal(page.image(), expected(seed=5))
 
+    box = page.page.locator("#pad").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.page.mouse.move(x, y)
+    page.page.mouse.down()
+    page.act(lambda: page.page.mouse.move(x + 10, y))  # 40 px per seed: a quarter of the way to seed 4
+    page.page.mouse.up()
+    assert page.page.inner_text("#pad-pos") == "x 4.75, y 0.00"
+    assert np.array_equal(page.image(), expected(seed=5, dx=-0.25))
+    page.set_value("#seed", 5, "change")
+
     page.act(lambda: page.page.check("#mix-on"))
     page.act(lambda: page.page.check("#mix-layers input[data-index='0']"))
     mixed = expected(seed=5, mix_seed=1, mix_layers=[0])

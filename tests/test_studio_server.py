@@ -1,12 +1,8 @@
-"""The studio's HTTP interface: the page, frames, clear answers to bad input, the host check, and the
-install hint when the server packages are missing."""
-import builtins
+"""The studio's HTTP interface: the page, frames, clear answers to bad input, and the host check."""
 import warnings
 
 import pytest
-from click.testing import CliRunner
 
-from stylegan.cli import cli
 from stylegan.studio.session import MAX_UPLOAD, Session
 
 from conftest import DATA
@@ -75,16 +71,3 @@ def test_bad_input_answers_with_a_message(client):
 def test_other_host_names_are_refused(client):
     assert client.get("/api/networks", headers={"host": "attacker.example"}).status_code == 400
     assert client.get("/api/networks", headers={"host": "localhost:7860"}).status_code == 200
-
-
-def test_missing_server_packages_name_the_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_uvicorn(name, *args, **kwargs):
-        if name == "uvicorn":
-            raise ImportError("No module named 'uvicorn'", name="uvicorn")
-        return real_import(name, *args, **kwargs)
-    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
-    result = CliRunner().invoke(cli, ["studio", "--network", str(SG2)])
-    assert result.exit_code != 0
-    assert "pip install 'stylegan[studio]'" in result.output and "uvicorn" in result.output

@@ -1,5 +1,7 @@
 """The studio without a browser: settings -> ws -> image, equal to the CLI; mixing, truncation, noise, the
-StyleGAN3 untransform, layers, latest-wins scheduling, the path allow-list and upload errors."""
+StyleGAN3 untransform, layers, latest-wins scheduling, the path allow-list, upload errors, and the install
+hint when the server packages are missing."""
+import builtins
 import io
 import json
 import threading
@@ -267,3 +269,16 @@ def test_switching_drops_ws_of_another_network(tmp_path):
     moved = session.switch(str(SG3), settings)
     assert (moved["settings"]["ws_file"], moved["settings"]["seed"], moved["settings"]["psi"]) == (None, 4, 0.8)
     assert moved["info"]["transform"] and moved["info"]["num_ws"] == 16
+
+
+def test_missing_server_packages_name_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_uvicorn(name, *args, **kwargs):
+        if name == "uvicorn":
+            raise ImportError("No module named 'uvicorn'", name="uvicorn")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
+    result = CliRunner().invoke(cli, ["studio", "--network", str(SG2)])
+    assert result.exit_code != 0
+    assert "pip install 'stylegan[studio]'" in result.output and "uvicorn" in result.output
