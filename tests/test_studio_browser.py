@@ -19,6 +19,7 @@ from stylegan.studio.state import Direction, Settings, render_settings
 from conftest import DATA
 
 SG2 = DATA / "tf_sg2_skip_resnet_32.pkl"
+SG3 = DATA / "sg3r_32.pkl"
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 
 
@@ -145,6 +146,18 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     projected = page.page.evaluate("window.studio.settings.ws_file")
     assert np.array_equal(page.image(), expected(ws_file=projected, mix_seed=1, mix_layers=[2], psi=0.5,
                                                  directions=sefa))
+
+    assert page.page.is_hidden("#transform")
+    page.page.fill("#network-path", str(SG3))
+    page.act(lambda: page.page.click("#network-load"))
+    assert page.page.is_visible("#transform") and page.page.input_value("#seed") == "5"
+    G3 = stylegan.load(SG3)
+    kept = dict(seed=5, mix_seed=1, mix_layers=[2], psi=0.5, directions=sefa)  # the projected ws do not fit
+    assert np.array_equal(page.image(), render_settings(G3, Settings(**kept))[0])
+    page.set_value("#tx", 0.25, "input")
+    page.act(lambda: page.page.check("#untransform"))
+    moved = render_settings(G3, Settings(**kept, translate=(0.25, 0.0), untransform=True))[0]
+    assert np.array_equal(page.image(), moved)
 
     page.page.fill("#network-path", str(tmp_path / "missing.pkl"))
     page.page.click("#network-load")
