@@ -34,8 +34,12 @@ def style_affines_by_row(G: nn.Module) -> list[list[nn.Module]]:
     affines = [m for name, m in G.synthesis.named_modules() if name.endswith("affine")]
     ws = torch.randn(1, G.num_ws, G.w_dim, device=device_of(G))
     seen: dict[int, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out, k=k: seen.setdefault(k, inp[0].detach()))
-             for k, m in enumerate(affines)]
+
+    def record(k: int):
+        def hook(module, inputs, output) -> None:  # returns None: the output stays as it is
+            seen.setdefault(k, inputs[0].detach())
+        return hook
+    hooks = [m.register_forward_hook(record(k)) for k, m in enumerate(affines)]
     try:
         with torch.no_grad():
             G.synthesis(ws)

@@ -24,22 +24,27 @@ from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse
 @click.option("--seeds", default=None, help="Seeds, e.g. 0-3,7")
 @click.option("--projected-w", "projected_w", default=None, type=click.Path(dir_okay=False),
               help="Render stored ws (.npz key 'w' or .npy) instead of seeds")
+@click.option("--settings", "settings_file", default=None, type=click.Path(dir_okay=False),
+              help="Render the image a studio capture's .json describes (its network unless --network is given)")
 @click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
 @click.option("--grid", default=None, help="Also write grid.png with COLSxROWS images, e.g. 4x2")
 @click.option("--batch", "batch_size", type=int, default=4, show_default=True, help="Images per forward pass")
 @click.option("--format", "out_format", type=click.Choice(["png", "zip"]), default="png", show_default=True,
               help="Loose PNG files, or one zip per process")
 @user_errors
-def generate(gen: GeneratorOptions, seeds: str | None,
-             projected_w: str | None, outdir: str, grid: str | None, batch_size: int, out_format: str) -> None:
+def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, settings_file: str | None,
+             outdir: str, grid: str | None, batch_size: int, out_format: str) -> None:
     """Generate images from seeds (seedNNNN.png), as the official gen_images.py does, or from ws files.
 
     Existing images are kept and skipped, so an interrupted run resumes. Under
     `torchrun --nproc-per-node N` each process renders its share of the seeds (on cuda:LOCAL_RANK when
     GPUs are present) and the files are the same as with one process.
     """
-    if (seeds is None) == (projected_w is None):
-        raise StyleGANError("give either --seeds or --projected-w")
+    if sum(v is not None for v in (seeds, projected_w, settings_file)) != 1:
+        raise StyleGANError("give either --seeds or --projected-w (or --settings), one of them")
+    if settings_file is not None:
+        _generate_from_settings(gen, Path(settings_file), Path(outdir))
+        return
     seed_list = parse_seeds(seeds) if seeds is not None else []
     if seeds is not None and not seed_list:
         raise StyleGANError("--seeds is empty")
@@ -78,6 +83,18 @@ def generate(gen: GeneratorOptions, seeds: str | None,
         images = np.stack([read_image(out / name, channels=G.img_channels) for name in names])
         save_png(make_grid(images, *grid_shape), out / "grid.png")
         click.echo(str(out / "grid.png"))
+
+
+def _generate_from_settings(gen: GeneratorOptions, path: Path, outdir: Path) -> None:
+    """Render a studio settings file to OUTDIR/NAME.png, exactly as the studio showed it."""
+    from ..studio.state import Resolver, load_settings, render_settings
+    settings = load_settings(path)
+    if gen.network != DEMO or not settings.network:
+        settings.network = gen.network
+    G = formats.load(settings.network, device=resolve_device(gen.device), config=gen.config)
+    image, _ = render_settings(G, settings, Resolver(base=path.parent))
+    save_png(image, outdir / f"{path.stem}.png")
+    click.echo(str(outdir / f"{path.stem}.png"))
 
 
 def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:

@@ -1,0 +1,60 @@
+"""Studio frame latency: ms per frame of the studio's render path on random-weight StyleGAN2 generators.
+
+    python -m benchmarks.studio [--resolutions 64,256,1024] [--repeats 5] [--device cpu]
+
+A frame is what the page asks for: settings -> ws (seed lattice between two seeds, style mixing,
+psi 0.7), synthesis, and the PNG the page shows. Each generator is saved and loaded through the studio's
+session as a typed-in checkpoint would be. Prints the median ms/frame and the frames/s that gives.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import stylegan
+from stylegan.models import StyleGAN2Generator
+from stylegan.studio.session import Session
+from stylegan.studio.state import Settings
+
+CHANNEL_BASE = {64: 16384, 256: 16384, 1024: 32768}
+
+
+def frame_ms(resolution: int, repeats: int, device: str, folder: Path) -> float:
+    """Median ms of one studio frame at `resolution`, after one warm-up frame."""
+    torch.manual_seed(0)
+    G = StyleGAN2Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=resolution, img_channels=3,
+                           channel_base=CHANNEL_BASE.get(resolution, 32768), mapping_kwargs=dict(num_layers=8))
+    path = folder / f"sg2-{resolution}.safetensors"
+    stylegan.save(G.eval(), path)
+    session = Session([str(path)], outdir=folder, device=device)
+    times = []
+    for i in range(repeats + 1):
+        settings = Settings(network=str(path), seed=i, dx=0.5, mix_seed=100, mix_layers=[6, 7], psi=0.7)
+        start = time.perf_counter()
+        session.render(settings.to_dict())
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--resolutions", default="64,256,1024")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    print("| resolution | ms/frame | frames/s |")
+    print("| --- | --- | --- |")
+    with tempfile.TemporaryDirectory() as folder:
+        for resolution in (int(r) for r in args.resolutions.split(",")):
+            ms = frame_ms(resolution, args.repeats, args.device, Path(folder))
+            print(f"| {resolution}² | {ms:.1f} | {1000 / ms:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""What one studio serves: the networks in memory, the file allow-list, frames, captures and projections."""
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+
+from .. import formats
+from ..builtin import DEMO, PREFIX, has_demo
+from ..edit import load_direction
+from ..errors import InputError, StyleGANError
+from ..io import read_image, save_png
+from ..latent import load_ws, save_ws, style_ranges
+from ..project import project
+from . import layers
+from .state import Resolver, Settings, adapt, has_transform, noise_layers, render_settings, save_settings, synthesize
+
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """uint8 [H, W, C] -> a data: URL of its PNG."""
+    image = image[:, :, 0] if image.shape[2] == 1 else image
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class Session:
+    """Networks given at start (always allowed), paths typed in (checked against `allow_dirs` when any are
+    given), captures and projections written to `outdir`. Methods raise StyleGANError for bad input."""
+
+    def __init__(self, networks: list[str], allow_dirs: list[str] = (), outdir: str | Path = "studio-captures",
+                 device: torch.device | str = "cpu"):
+        self.outdir = Path(outdir).resolve()
+        self.allow_dirs = [Path(d).resolve() for d in allow_dirs]
+        self.device = torch.device(device)
+        self.given = [self._name(n) for n in networks]
+        self.networks = self.given + ([DEMO] if has_demo() and DEMO not in self.given else [])
+        self._models: dict[str, torch.nn.Module] = {}
+        self._lock = threading.Lock()  # one user of G at a time
+        self._files = threading.Lock()  # one writer of the capture folder at a time
+        self.resolver = Resolver(check=self.check_path)
+        self.projection: dict[str, Any] = {"state": "idle"}
+        self.worker: threading.Thread | None = None
+
+    @staticmethod
+    def _name(name: str) -> str:
+        return name if str(name).startswith(PREFIX) else str(Path(name).expanduser().resolve())
+
+    def check_path(self, path: str | Path) -> Path:
+        """The resolved path, if it lies inside an allowed directory (or the capture folder)."""
+        path = Path(path).expanduser().resolve()
+        roots = self.allow_dirs + [self.outdir]
+        if self.allow_dirs and not any(path.is_relative_to(root) for root in roots):
+            raise InputError(f"{path.name}: outside the directories this studio may read (start it with "
+                             f"--allow-dir to add one)")
+        return path
+
+    def model(self, name: str) -> torch.nn.Module:
+        """The network `name` (loaded once); paths not given at start go through the allow-list."""
+        if not name:
+            raise InputError("no network chosen: type a checkpoint path or pick one from the list")
+        name = self._name(name)
+        if name not in self._models:
+            if name not in self.given and not name.startswith(PREFIX):
+                if not self.check_path(name).is_file():
+                    raise InputError(f"{Path(name).name}: no such checkpoint file")
+            self._models = {name: formats.load(name, device=self.device)}  # keep one network in memory
+            if name not in self.networks:
+                self.networks.append(name)
+        return self._models[name]
+
+    def info(self, name: str) -> dict[str, Any]:
+        """What the page needs to build its controls for network `name`."""
+        G = self.model(name)
+        s = Settings(network=name, class_idx=0 if G.c_dim else None)
+        with self._lock:
+            table = layers.layer_table(G, lambda: synthesize(G, render_settings(G, s, self.resolver)[1], s))
+        return {"network": self._name(name), "networks": self.networks, "generation": G.generation,
+                "resolution": G.img_resolution, "num_ws": G.num_ws, "c_dim": G.c_dim,
+                "noise_layers": len(noise_layers(G)), "transform": has_transform(G), "ranges": style_ranges(G),
+                "layers": [vars(info) for info in table], "device": str(self.device)}
+
+    def switch(self, name: str, settings: dict[str, Any]) -> dict[str, Any]:
+        """Info for network `name` and the current settings adapted to it."""
+        info = self.info(name)
+        G = self.model(name)
+        s = adapt(Settings.from_dict({**settings, "network": info["network"]}), G)
+        if s.ws_file is not None:
+            try:
+                load_ws(self.resolver.path(s.ws_file), G)
+            except InputError:
+                s.ws_file = None  # ws of another network: back to the seed
+        return {"info": info, "settings": s.to_dict()}
+
+    def render(self, settings: dict[str, Any], view: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One frame: the image as a PNG data URL, the render time, and the layer view when asked for."""
+        s = Settings.from_dict(settings)
+        G = self.model(s.network)
+        with self._lock:
+            start = time.perf_counter()
+            image, ws = render_settings(G, s, self.resolver)
+            ms = (time.perf_counter() - start) * 1000
+            out = {"image": png_data_url(image), "ms": ms, "device": str(self.device)}
+            if view and view.get("layer"):
+                features = layers.capture(G, str(view["layer"]), lambda: synthesize(G, ws, s))
+                channel, rgb = int(view.get("channel", 0)), bool(view.get("rgb", False))
+                out["activations"] = png_data_url(layers.activation_image(features, channel, rgb))
+                out["spectrum"] = png_data_url(layers.spectrum_image(features, channel, rgb))
+        return out
+
+    def capture(self, settings: dict[str, Any]) -> dict[str, str]:
+        """Write captureNNNN.png, its ws (.npz) and its settings (.json) to the capture folder."""
+        s = Settings.from_dict(settings)
+        G = self.model(s.network)
+        with self._lock:
+            image, ws = render_settings(G, s, self.resolver)
+        with self._files:
+            stem = self._next_name("capture")
+            save_ws(stem.with_suffix(".npz"), ws)
+            save_settings(stem.with_suffix(".json"), s)
+            save_png(image, stem.with_suffix(".png"))
+        return {kind: str(stem.with_suffix("." + kind)) for kind in ("png", "npz", "json")}
+
+    def _next_name(self, prefix: str) -> Path:
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        taken = {p.stem for p in self.outdir.glob(f"{prefix}*")}
+        return self.outdir / next(f"{prefix}{i:04d}" for i in range(len(taken) + 1) if f"{prefix}{i:04d}" not in taken)
+
+    def direction_count(self, file: str, network: str) -> int:
+        """How many directions a direction file holds (checked against the network's w size)."""
+        G = self.model(network)
+        path = self.check_path(file)
+        load_direction(str(path), G.w_dim)
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                return len(data["directions"])
+        return int(np.load(path, allow_pickle=False).reshape(-1, G.w_dim).shape[0])
+
+    def start_projection(self, data: bytes, network: str, steps: int, class_idx: int | None = None) -> None:
+        """Project an uploaded image in a background thread; `projection` reports progress and the result."""
+        if self.projection["state"] == "running":
+            raise InputError("a projection is already running; wait for it to finish")
+        if len(data) > MAX_UPLOAD:
+            raise InputError(f"the upload is too large ({len(data) // 2 ** 20} MiB; the limit is "
+                             f"{MAX_UPLOAD // 2 ** 20} MiB)")
+        if not 1 <= steps <= 10000:
+            raise InputError(f"projection steps must be between 1 and 10000, got {steps}")
+        G = self.model(network)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "upload"
+            path.write_bytes(data)
+            try:
+                target = read_image(path, resolution=G.img_resolution, channels=G.img_channels)
+            except InputError:
+                raise InputError("the upload is not a readable image (PNG, JPEG, ...)") from None
+        with self._lock:
+            G = copy.deepcopy(G)
+        self.projection = {"state": "running", "step": 0, "steps": steps, "loss": None}
+        self.worker = threading.Thread(target=self._project, args=(G, target, steps, class_idx), daemon=True)
+        self.worker.start()
+
+    def _project(self, G, target: np.ndarray, steps: int, class_idx: int | None) -> None:
+        def progress(step: int, info: dict) -> None:
+            self.projection = {**self.projection, "step": step + 1, "loss": info["loss"]}
+        try:
+            result = project(G, target, num_steps=steps, class_idx=class_idx, callback=progress, progress=False)
+            with self._files:
+                path = self._next_name("projected").with_suffix(".npz")
+                save_ws(path, result.ws[:1])
+            self.projection = {**self.projection, "state": "done", "ws_file": str(path)}
+        except StyleGANError as exc:
+            self.projection = {**self.projection, "state": "error", "error": str(exc)}
+        except Exception as exc:  # report, never kill the server
+            self.projection = {**self.projection, "state": "error", "error": f"projection failed: {exc}"}
