@@ -39,10 +39,6 @@ class Figure:
     caption: str
 
 
-def _save_gif(frames: list[np.ndarray], path: Path) -> None:
-    video.write_video(frames, path, fps=12, total=len(frames))
-
-
 def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTION_STEPS,
              log: Callable[[str], None] = print) -> list[Path]:
     """Write every demo figure and index.html into `outdir`; returns the paths written, index.html last."""
@@ -89,7 +85,7 @@ def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTIO
                     "'opposite' face, values above 1 exaggerate."))
 
         walk = video.walk_ws(G, WALK_SEEDS, frames_per_step=12, loop=True, truncation_psi=PSI)
-        _save_gif(list(video.walk_frames(G, [walk])), out / "interpolation.gif")
+        video.write_video(video.walk_frames(G, [walk]), out / "interpolation.gif", fps=12, total=len(walk))
         done(Figure("interpolation.gif", "Interpolation",
                     "A smooth loop through seeds 40-44 in W: every frame in between is a face too."))
 

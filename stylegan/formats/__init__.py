@@ -40,7 +40,7 @@ _TF_MARKER = b"dnnlib.tflib.network"
 
 def _inspect(path: str | Path) -> tuple[str, Any]:
     """The format of a file from its content, and for torch files the loaded object (read once)."""
-    path = Path(builtin.resolve(path))
+    path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
     if path.is_dir():
@@ -75,6 +75,7 @@ def _inspect(path: str | Path) -> tuple[str, Any]:
 
 def detect_format(path: str | Path) -> str:
     """'nvidia-pkl', 'nvidia-tf', 'native', 'rosinality' or 'mmgen', from the file's content; raise otherwise."""
+    path = builtin.resolve(path)
     return _inspect(path)[0]
 
 

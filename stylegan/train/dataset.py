@@ -51,7 +51,38 @@ def parse_builtin(name: str | Path, resolution: int | None = None) -> int:
     return resolution if resolution is not None else toonfaces.DEFAULT_RESOLUTION
 
 
-class ToonFacesDataset:
+class _Images:
+    """What both datasets share: item i is raw image `_raw_idx[i]` (from the subclass's `_raw_image`),
+    mirrored where `_flip[i]`, with the subclass's `get_label(i)`."""
+
+    image_shape: list[int]
+    _raw_idx: np.ndarray
+    _flip: np.ndarray
+
+    def _set_items(self, raw_idx: np.ndarray, xflip: bool) -> None:
+        """Serve `raw_idx` in order, followed by their mirror images when `xflip`."""
+        self._raw_idx = np.tile(raw_idx, 2) if xflip else raw_idx
+        self._flip = np.repeat([False, True] if xflip else [False], raw_idx.size)
+
+    def __len__(self) -> int:
+        return int(self._raw_idx.size)
+
+    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
+        image = self._raw_image(int(self._raw_idx[idx]))
+        if self._flip[idx]:
+            image = image[:, :, ::-1]
+        return np.ascontiguousarray(image), self.get_label(idx)
+
+    @property
+    def resolution(self) -> int:
+        return self.image_shape[1]
+
+    @property
+    def num_channels(self) -> int:
+        return self.image_shape[0]
+
+
+class ToonFacesDataset(_Images):
     """`builtin:toonfaces`: procedural cartoon faces drawn on demand (see `stylegan.toonfaces`), with the
     interface of `ImageDataset`. `max_size` keeps the first faces; `xflip` adds their mirror images."""
 
@@ -64,28 +95,13 @@ class ToonFacesDataset:
         size = parse_builtin(path, resolution)
         self.image_shape = [3, size, size]
         count = toonfaces.NUM_IMAGES if max_size is None else min(int(max_size), toonfaces.NUM_IMAGES)
-        self._raw_idx = np.tile(np.arange(count), 2 if xflip else 1)
-        self._flip = np.repeat([False, True], count)[:self._raw_idx.size]
+        self._set_items(np.arange(count), xflip)
         self.xflip = bool(xflip)
         self.use_labels = False
         self.max_size = max_size
 
-    def __len__(self) -> int:
-        return int(self._raw_idx.size)
-
-    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
-        image = toonfaces.toonface(int(self._raw_idx[idx]), self.resolution).transpose(2, 0, 1)
-        if self._flip[idx]:
-            image = image[:, :, ::-1]
-        return np.ascontiguousarray(image), self.get_label(idx)
-
-    @property
-    def resolution(self) -> int:
-        return self.image_shape[1]
-
-    @property
-    def num_channels(self) -> int:
-        return 3
+    def _raw_image(self, raw: int) -> np.ndarray:
+        return toonfaces.toonface(raw, self.resolution).transpose(2, 0, 1)
 
     @property
     def label_dim(self) -> int:
@@ -104,7 +120,7 @@ class ToonFacesDataset:
         """Nothing to close: the faces are drawn on demand."""
 
 
-class ImageDataset:
+class ImageDataset(_Images):
     """Images and labels from a zip or a folder; `dataset[i]` -> (uint8 image [C, H, W], float32 label)."""
 
     def __init__(self, path: str | Path, resolution: int | None = None, use_labels: bool = False,
@@ -139,34 +155,17 @@ class ImageDataset:
         if max_size is not None and idx.size > max_size:
             np.random.RandomState(random_seed).shuffle(idx)
             idx = np.sort(idx[:max_size])
-        self._flip = np.zeros(idx.size, dtype=bool)
-        if xflip:
-            idx = np.tile(idx, 2)
-            self._flip = np.concatenate([self._flip, np.ones_like(self._flip)])
-        self._raw_idx = idx
+        self._set_items(idx, xflip)
         self.close()  # reopened on demand, so that loader worker processes never share one zip handle
 
-    def __len__(self) -> int:
-        return int(self._raw_idx.size)
-
-    def __getitem__(self, idx: int) -> tuple[np.ndarray, np.ndarray]:
-        name = self.image_names[self._raw_idx[idx]]
+    def _raw_image(self, raw: int) -> np.ndarray:
+        name = self.image_names[raw]
         image = self._read_image(name)
         if list(image.shape) != self.image_shape:
             raise InputError(f"{self.path}: {name} is {image.shape[2]}x{image.shape[1]} with {image.shape[0]} "
                              f"channel(s), but the dataset's images are {self.image_shape[2]}x{self.image_shape[1]} "
                              f"with {self.image_shape[0]}; all images must match")
-        if self._flip[idx]:
-            image = image[:, :, ::-1]
-        return np.ascontiguousarray(image), self.get_label(idx)
-
-    @property
-    def resolution(self) -> int:
-        return self.image_shape[1]
-
-    @property
-    def num_channels(self) -> int:
-        return self.image_shape[0]
+        return image
 
     @property
     def label_dim(self) -> int:

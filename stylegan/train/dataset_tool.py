@@ -309,6 +309,12 @@ faces unless `max_images` says otherwise), into a dataset zip (or folder) in the
         src.close()
 
 
+def _check_dest(dest: Path) -> None:
+    """A destination folder must be empty or absent; a .zip is replaced atomically."""
+    if dest.suffix.lower() != ".zip" and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise InputError(f"{dest}: the destination folder must be empty or absent (or name a .zip file)")
+
+
 def _write_builtin(name: str, dest, resolution, max_images: int | None, progress: bool) -> Summary:
     if resolution is not None and resolution[0] != resolution[1]:
         raise InputError(f"--resolution {resolution[0]}x{resolution[1]}: {name} is square")
@@ -316,8 +322,7 @@ def _write_builtin(name: str, dest, resolution, max_images: int | None, progress
                                max_size=BUILTIN_IMAGES if max_images is None else max_images)
     size = dataset.resolution
     dest = Path(dest) if dest is not None else Path.cwd() / f"{dataset.name}-{size}x{size}.zip"
-    if dest.suffix.lower() != ".zip" and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise InputError(f"{dest}: the destination folder must be empty or absent (or name a .zip file)")
+    _check_dest(dest)
     with _open_dest(dest) as out:
         for i in tqdm(range(len(dataset)), desc="dataset", unit="img", disable=not progress, leave=False):
             buffer = io.BytesIO()
@@ -360,8 +365,7 @@ def _convert(src: _Source, dest, resolution, transform, labels_path, max_images,
     dest = Path(dest) if dest is not None else Path.cwd() / f"{src.path.stem}-{size[0]}x{size[1]}.zip"
     if dest.resolve() == src.path.resolve():
         raise InputError(f"{dest}: the destination is the source; choose another --dest")
-    if dest.suffix.lower() != ".zip" and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise InputError(f"{dest}: the destination folder must be empty or absent (or name a .zip file)")
+    _check_dest(dest)
 
     kept_labels = []
     count, index = 0, 0
