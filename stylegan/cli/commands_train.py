@@ -41,6 +41,8 @@ from .common import cli, user_errors
 @click.option("--cbase", type=click.IntRange(min=1), default=32768, show_default=True, help="Capacity multiplier")
 @click.option("--cmax", type=click.IntRange(min=1), default=512, show_default=True, help="Max. feature maps")
 @click.option("--fp32", type=bool, default=False, show_default=True, help="Disable mixed precision")
+@click.option("--bf16", type=bool, default=False, show_default=True,
+              help="Run G and D under bfloat16 autocast (faster on CPUs with bf16 units); weights stay float32")
 @click.option("--loss", type=click.Choice(LOSSES), default="logistic", show_default=True,
               help="Non-saturating logistic loss with R1, or WGAN-GP")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed")

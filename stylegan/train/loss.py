@@ -23,8 +23,9 @@ class GANLoss:
     def __init__(self, G: nn.Module, D: nn.Module, augment_pipe: nn.Module | None = None, loss: str = "logistic",
                  r1_gamma: float = 10.0, style_mixing_prob: float = 0.0, pl_weight: float = 0.0,
                  pl_batch_shrink: int = 2, pl_decay: float = 0.01, blur_init_sigma: float = 0.0,
-                 blur_fade_kimg: float = 0.0, gp_weight: float = 10.0, drift: float = 1e-3):
+                 blur_fade_kimg: float = 0.0, gp_weight: float = 10.0, drift: float = 1e-3, bf16: bool = False):
         self.G, self.D, self.augment_pipe = G, D, augment_pipe
+        self.bf16 = bf16
         self.loss = loss
         self.r1_gamma = r1_gamma
         self.style_mixing_prob = style_mixing_prob
@@ -41,13 +42,16 @@ class GANLoss:
     def run_G(self, z: torch.Tensor, c: torch.Tensor, update_emas: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate with style-mixing regularisation: with probability p, rows from a cutoff on come from
         a second latent."""
-        ws = self.G.mapping(z, c, update_emas=update_emas)
+        with self._autocast(z.device):
+            ws = self.G.mapping(z, c, update_emas=update_emas).float()
         if self.style_mixing_prob > 0:
             cutoff = int(torch.randint(1, ws.shape[1], []))
             if float(torch.rand([])) < self.style_mixing_prob:
                 ws = ws.clone()
-                ws[:, cutoff:] = self.G.mapping(torch.randn_like(z), c, update_emas=False)[:, cutoff:]
-        img = self.G.synthesis(ws, noise_mode="random", update_emas=update_emas)
+                with self._autocast(z.device):
+                    ws[:, cutoff:] = self.G.mapping(torch.randn_like(z), c, update_emas=False)[:, cutoff:].float()
+        with self._autocast(z.device):
+            img = self.G.synthesis(ws, noise_mode="random", update_emas=update_emas).float()
         return img, ws
 
     def run_D(self, img: torch.Tensor, c: torch.Tensor, cur_nimg: int, update_emas: bool = False) -> torch.Tensor:
@@ -59,7 +63,12 @@ class GANLoss:
             img = filter2d(img, f / f.sum())
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
-        return self.D(img, c, update_emas=update_emas)
+        with self._autocast(img.device):
+            return self.D(img, c, update_emas=update_emas).float()
+
+    def _autocast(self, device: torch.device) -> torch.autocast:
+        """bfloat16 autocast for the network passes when training with bf16; losses and penalties stay float32."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def blur_sigma(self, cur_nimg: int) -> float:
         """The discriminator blur in pixels, fading linearly to 0 over `blur_fade_kimg`."""

@@ -53,6 +53,7 @@ class TrainOptions:
     cbase: int = 32768
     cmax: int = 512
     fp32: bool = False
+    bf16: bool = False
     seed: int = 0
     workers: int = 3
     metrics: list[str] = field(default_factory=list)
