@@ -1,11 +1,18 @@
-"""Evidence for a model card: the loss curve of a training run, and a nearest-neighbour check that samples
-are not copies of training images.
+"""Evidence for a model card: the loss curve of a training run, a nearest-neighbour check that samples
+are not copies of training images, and what style mixing takes from each parent.
 
     python -m benchmarks.demo_model --run RUN_DIR --data toonfaces-64x64.zip [--network SNAPSHOT] [--out nn.png]
 
 The check compares, at 32x32, each of 64 generated faces (psi 1 and 0.7) and 64 held-out dataset faces
 (`builtin:toonfaces` indices after the training images) with its nearest training image. A model that
 copies its training data has generated faces much closer to the training set than held-out real ones.
+
+The mixing check renders 64 pairs (A, B) at psi 0.7 and, for each band, A with B's coarse / middle / fine
+styles. It then asks which parent the child resembles in shape (the edge map of the luminance, blind to
+hue) and in colour (a 4x4x4 RGB histogram, blind to where the colours are): B's share is
+d(child, A) / (d(child, A) + d(child, B)), 0 = all from A, 1 = all from B. Coarse mixing should take
+shape from B and colour from A; fine mixing the reverse. The same shares for dataset faces whose factors
+of one scale are swapped (`toonfaces.FACTOR_SCALES`) show what a perfect split of this data looks like.
 """
 from __future__ import annotations
 
@@ -20,8 +27,8 @@ import torch.nn.functional as F
 import stylegan
 from stylegan.generate import render
 from stylegan.io import make_grid, save_png
-from stylegan.latent import seeds_to_ws
-from stylegan.toonfaces import toonface
+from stylegan.latent import mix, seeds_to_ws, style_ranges
+from stylegan.toonfaces import FACTOR_SCALES, toonface, toonface_factors
 from stylegan.train.dataset import ImageDataset
 
 COMPARE_AT = 32
@@ -71,6 +78,57 @@ def nearest(queries: torch.Tensor, train: torch.Tensor, chunk: int = 4096) -> tu
     return best / np.sqrt(queries.shape[1]), index
 
 
+def _edges(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N, H, W, C] -> [N, D]: Sobel edge magnitude of the luminance, each image scaled to sum 1."""
+    gray = torch.from_numpy(images).float().mean(dim=3, keepdim=True).permute(0, 3, 1, 2)
+    sobel = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+    kernels = torch.stack([sobel, sobel.T])[:, None]
+    edges = F.conv2d(gray, kernels, padding=1).square().sum(1).sqrt().flatten(1)
+    return edges / edges.sum(1, keepdim=True).clamp(min=1e-8)
+
+
+def _colours(images: np.ndarray, bins: int = 4) -> torch.Tensor:
+    """uint8 [N, H, W, C] -> [N, bins**3]: the normalised joint RGB histogram."""
+    q = torch.from_numpy(images[..., :3]).long() * bins // 256
+    codes = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
+    hist = F.one_hot(codes.flatten(1), bins ** 3).sum(1).float()
+    return hist / hist.sum(1, keepdim=True)
+
+
+def _shares(a: np.ndarray, b: np.ndarray, child: np.ndarray) -> dict[str, float]:
+    """B's median share in the shape and in the colours of the children (all uint8 [N, H, W, C])."""
+    shares = {}
+    for name, describe in (("shape", _edges), ("colour", _colours)):
+        c, da, db = describe(child), describe(a), describe(b)
+        to_a, to_b = (c - da).abs().sum(1), (c - db).abs().sum(1)
+        shares[name] = float((to_a / (to_a + to_b).clamp(min=1e-8)).median())
+    return shares
+
+
+def mixing_shares(G: torch.nn.Module, pairs: int = 64, psi: float = 0.7, first_face: int = 90_000) -> list[dict]:
+    """Per style band: B's share of shape and colour in A-with-B's-band children of G, and in dataset faces
+    (from `first_face` on) with B's factors of the matching scale."""
+    ws_a, ws_b = seeds_to_ws(G, range(pairs), psi), seeds_to_ws(G, range(1000, 1000 + pairs), psi)
+    with torch.no_grad():
+        a, b = render(G, ws_a), render(G, ws_b)
+    faces = [(first_face + 2 * i, first_face + 2 * i + 1) for i in range(pairs)]
+    face_a = np.stack([toonface(i, G.img_resolution) for i, _ in faces])
+    face_b = np.stack([toonface(j, G.img_resolution) for _, j in faces])
+    rows = []
+    for band, layers in style_ranges(G).items():
+        if not layers:
+            continue
+        with torch.no_grad():
+            ours = _shares(a, b, render(G, mix(ws_a, ws_b, layers)))
+        swapped = np.stack([toonface(i, G.img_resolution, {k: toonface_factors(j)[k] for k in FACTOR_SCALES[band]})
+                            for i, j in faces])
+        data = _shares(face_a, face_b, swapped)
+        rows.append({"band": band, "ws": f"{layers[0]}-{layers[-1]}", "shape from B": f"{ours['shape']:.2f}",
+                     "colour from B": f"{ours['colour']:.2f}", "dataset: shape": f"{data['shape']:.2f}",
+                     "dataset: colour": f"{data['colour']:.2f}"})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="Training run folder (stats.jsonl)")
@@ -100,6 +158,8 @@ def main() -> None:
     rows.append(dict(set="held-out dataset faces", median=f"{dist.median():.1f}", min=f"{dist.min():.1f}"))
     print("RMS pixel distance (0-255) to the nearest of", len(dataset), "training images, at 32x32:")
     print_table(rows)
+    print("Style mixing, A with B's styles in one band (B's share: 0 = like A, 1 = like B):")
+    print_table(mixing_shares(G))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ three scales a StyleGAN separates, so a model trained on them shows what its lay
 - fine: skin tone, hair colour, eye colour, shirt colour, background colours and gradient, freckles,
   blush, film grain.
 
-`toonface(index, resolution)` draws one face; `toonface_factors(index)` lists its factors.
+`toonface(index, resolution)` draws one face; `toonface_factors(index)` lists its factors and
+`FACTOR_SCALES` names those of each scale, so that `toonface(i, overrides=...)` can swap one scale's factors
+between two faces: the dataset's own answer to what style mixing should do.
 """
 from __future__ import annotations
 
@@ -37,6 +39,13 @@ HAIR_COLOURS = np.array([(30, 24, 20), (85, 55, 35), (150, 100, 55), (225, 190, 
 EYE_COLOURS = np.array([(90, 55, 30), (60, 120, 200), (60, 140, 80), (130, 110, 60), (110, 120, 130)],
                        dtype=np.float64)
 OUTLINE = (40, 28, 24, 255)
+FACTOR_SCALES = {
+    "coarse": ("head_w", "head_h", "squareness", "chin", "cx", "cy", "tilt", "turn", "hair", "hairline", "parting"),
+    "middle": ("eye_w", "eye_aspect", "eye_gap", "eye_y", "brow_angle", "brow_lift", "brow_width", "nose",
+               "nose_size", "smile", "mouth_w", "mouth_open", "glasses"),
+    "fine": ("skin", "hair_colour", "eye_colour", "shirt", "background", "gradient_angle", "freckles", "blush",
+             "grain", "light", "texture_seed"),
+}
 
 
 def toonface_factors(index: int) -> dict:
@@ -53,7 +62,7 @@ def toonface_factors(index: int) -> dict:
         return tuple(int(v) for v in np.clip(c, 0, 255))
 
     head_w = u(0.24, 0.33)
-    f = dict(
+    f = dict(  # in the order of FACTOR_SCALES
         # coarse
         head_w=head_w, head_h=head_w * u(1.05, 1.35), squareness=u(2.0, 3.2), chin=u(0.0, 1.0),
         cx=0.5 + u(-0.06, 0.06), cy=0.5 + u(-0.04, 0.05), tilt=u(-18, 18), turn=u(-1, 1),

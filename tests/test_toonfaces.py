@@ -6,7 +6,7 @@ import PIL.Image
 import pytest
 
 from stylegan.errors import InputError
-from stylegan.toonfaces import toonface, toonface_factors
+from stylegan.toonfaces import FACTOR_SCALES, toonface, toonface_factors
 from stylegan.train.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from stylegan.train.dataset_tool import make_dataset
 from stylegan.train.options import TrainOptions
@@ -16,6 +16,13 @@ from stylegan.train.run import train
 def outline(image: np.ndarray) -> np.ndarray:
     """Where the drawing's dark outline is: pixels close to the outline colour."""
     return np.abs(image.astype(int) - [40, 28, 24]).sum(axis=2) < 60
+
+
+def edges(image: np.ndarray) -> np.ndarray:
+    """Where the luminance changes sharply: the drawn lines and borders, whatever their colours."""
+    gray = image.astype(float).mean(axis=2)
+    gy, gx = np.gradient(gray)
+    return np.hypot(gx, gy) > 12
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -43,6 +50,20 @@ def test_fine_factors_keep_the_shape_and_coarse_factors_change_it():
     tilted = toonface(5, 256, overrides=dict(grain=0, tilt=toonface_factors(5)["tilt"] + 25))
     assert np.abs(recoloured.astype(int) - base).mean() > 20  # the colours changed ...
     assert iou(outline(base), outline(recoloured)) > 0.9 > 0.6 > iou(outline(base), outline(tilted))
+
+
+def test_factor_scales_partition_the_factors_and_swap_what_they_say():
+    names = [name for scale in FACTOR_SCALES.values() for name in scale]
+    assert sorted(names) == sorted(toonface_factors(0)) and len(set(names)) == len(names)
+    base = toonface(5, 256, overrides=dict(grain=0))
+    other = toonface_factors(6)
+
+    def swapped(scale: str) -> np.ndarray:
+        return toonface(5, 256, overrides={**{k: other[k] for k in FACTOR_SCALES[scale]}, "grain": 0})
+
+    fine, coarse = swapped("fine"), swapped("coarse")
+    assert np.abs(fine.astype(int) - base).mean() > 10
+    assert iou(edges(base), edges(fine)) > 0.6 > 0.2 > iou(edges(base), edges(coarse))  # freckles add edges
 
 
 def test_unknown_factor_and_bad_resolution_are_reported():
