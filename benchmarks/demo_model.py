@@ -1,11 +1,16 @@
 """Evidence for a model card: the loss curve of a training run, a nearest-neighbour check that samples
-are not copies of training images, and what style mixing takes from each parent.
+are not copies of training images, the discriminator's view of training and held-out faces, and what
+style mixing takes from each parent.
 
     python -m benchmarks.demo_model --run RUN_DIR --data toonfaces-64x64.zip [--network SNAPSHOT] [--out nn.png]
 
 The check compares, at 32x32, each of 64 generated faces (psi 1 and 0.7) and 64 held-out dataset faces
 (`builtin:toonfaces` indices after the training images) with its nearest training image. A model that
 copies its training data has generated faces much closer to the training set than held-out real ones.
+
+Given a run snapshot (which holds D), the discriminator scores 256 training images, 256 held-out faces
+and 256 generated ones: a D that has memorised its training set scores held-out faces well below the
+training ones (the overfitting that ADA counters); a D that merely wins scores both alike.
 
 The mixing check renders 64 pairs (A, B) at psi 0.7 and, for each band, A with B's coarse / middle / fine
 styles. It then asks which parent the child resembles in shape (the edge map of the luminance, blind to
@@ -24,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import stylegan
+from stylegan.formats import load_networks
 from stylegan.generate import render
 from stylegan.io import make_grid, save_png
 from stylegan.latent import mix, seeds_to_ws, style_ranges
@@ -129,6 +134,23 @@ def mixing_shares(G: torch.nn.Module, pairs: int = 64, psi: float = 0.7, first_f
     return rows
 
 
+def _scores(D: torch.nn.Module, images: np.ndarray, batch: int = 32) -> torch.Tensor:
+    """D's logits for uint8 [N, H, W, C] images."""
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        return torch.cat([D(x[i:i + batch], None).flatten() for i in range(0, len(x), batch)])
+
+
+def discriminator_rows(D: torch.nn.Module, train_images: np.ndarray, held_out: np.ndarray,
+                       generated: np.ndarray) -> list[dict]:
+    """Mean logit and mean sign of D on each set (the sign on training images is ADA's r_t)."""
+    rows = []
+    for label, images in (("training images", train_images), ("held-out faces", held_out), ("generated", generated)):
+        s = _scores(D, images)
+        rows.append({"set": label, "mean logit": f"{s.mean():.2f}", "mean sign": f"{s.sign().mean():.2f}"})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="Training run folder (stats.jsonl)")
@@ -142,7 +164,8 @@ def main() -> None:
     dataset = ImageDataset(args.data, xflip=True)  # mirrored copies count as training images too
     train_images = np.stack([dataset[i][0].transpose(1, 2, 0) for i in range(len(dataset))])
     train = _small(train_images)
-    G = stylegan.load(args.network or "builtin:demo")
+    nets = load_networks(args.network or "builtin:demo")
+    G = nets["G_ema"].eval()
     rows = []
     for label, psi in (("generated, psi 1", 1.0), ("generated, psi 0.7", 0.7)):
         with torch.no_grad():
@@ -153,11 +176,17 @@ def main() -> None:
             pairs = np.concatenate([images[:16], train_images[idx[:16].numpy()]])
             save_png(make_grid(pairs, 16), args.out)
     first_unseen = len(dataset.image_names)  # the dataset tool wrote faces 0 .. N-1
-    held_out = np.stack([toonface(first_unseen + i, G.img_resolution) for i in range(64)])
-    dist, _ = nearest(_small(held_out), train)
+    held_out = np.stack([toonface(first_unseen + i, G.img_resolution) for i in range(256)])
+    dist, _ = nearest(_small(held_out[:64]), train)
     rows.append(dict(set="held-out dataset faces", median=f"{dist.median():.1f}", min=f"{dist.min():.1f}"))
     print("RMS pixel distance (0-255) to the nearest of", len(dataset), "training images, at 32x32:")
     print_table(rows)
+    if "D" in nets:
+        pick = np.random.default_rng(0).choice(len(train_images), 256, replace=False)
+        with torch.no_grad():
+            generated = render(G, seeds_to_ws(G, range(256), 1.0))
+        print("Discriminator logits (positive = real):")
+        print_table(discriminator_rows(nets["D"].eval(), train_images[pick], held_out, generated))
     print("Style mixing, A with B's styles in one band (B's share: 0 = like A, 1 = like B):")
     print_table(mixing_shares(G))
 
