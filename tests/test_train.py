@@ -40,12 +40,13 @@ def _weights(module):
     return {k: v.clone() for k, v in module.state_dict().items()}
 
 
-@pytest.mark.parametrize("cfg", ["stylegan2", "stylegan3-t", "stylegan3-r", "stylegan1"])
-def test_every_configuration_trains(tmp_path, data, cfg):
+@pytest.mark.parametrize("cfg, bf16", [("stylegan2", False), ("stylegan3-t", False), ("stylegan3-r", False),
+                                       ("stylegan1", False), ("stylegan3-r", True), ("stylegan1", True)])
+def test_every_configuration_trains(tmp_path, data, cfg, bf16):
     extra = dict(cbase=1024, cmax=16) if cfg.startswith("stylegan3") else {}
     if cfg == "stylegan1":
         extra = dict(lod_kimg=0.004, lod_transition_kimg=0.004)
-    run_dir = train(tiny(tmp_path, data, cfg=cfg, **extra), show_progress=False)
+    run_dir = train(tiny(tmp_path, data, cfg=cfg, bf16=bf16, **extra), show_progress=False)
     snapshot = latest_snapshot(run_dir)
     assert snapshot is not None
     G = stylegan.load(snapshot)
