@@ -119,14 +119,15 @@ def mixing_shares(G: torch.nn.Module, pairs: int = 64, psi: float = 0.7, first_f
     faces = [(first_face + 2 * i, first_face + 2 * i + 1) for i in range(pairs)]
     face_a = np.stack([toonface(i, G.img_resolution) for i, _ in faces])
     face_b = np.stack([toonface(j, G.img_resolution) for _, j in faces])
+    factors_b = [toonface_factors(j) for _, j in faces]
     rows = []
     for band, layers in style_ranges(G).items():
         if not layers:
             continue
         with torch.no_grad():
             ours = _shares(a, b, render(G, mix(ws_a, ws_b, layers)))
-        swapped = np.stack([toonface(i, G.img_resolution, {k: toonface_factors(j)[k] for k in FACTOR_SCALES[band]})
-                            for i, j in faces])
+        swapped = np.stack([toonface(i, G.img_resolution, {k: b_factors[k] for k in FACTOR_SCALES[band]})
+                            for (i, _), b_factors in zip(faces, factors_b)])
         data = _shares(face_a, face_b, swapped)
         rows.append({"band": band, "ws": f"{layers[0]}-{layers[-1]}", "shape from B": f"{ours['shape']:.2f}",
                      "colour from B": f"{ours['colour']:.2f}", "dataset: shape": f"{data['shape']:.2f}",

@@ -15,7 +15,8 @@ _NAMES = "\n".join(f"  {name:<12} {metric.about}" for name, metric in METRICS.it
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl or native .safetensors (G_ema is used)")
 @click.option("--metrics", "metric_names", default="fid50k_full", show_default=True,
               help="Comma-separated metric names (see below)")
-@click.option("--data", default=None, help="Dataset to compare with (zip, folder or builtin:toonfaces)  [default: recorded in the .pkl]")
+@click.option("--data", default=None,
+              help="Dataset to compare with (zip, folder or builtin:toonfaces)  [default: recorded in the .pkl]")
 @click.option("--mirror/--no-mirror", default=None,
               help="Add x-flipped images (legacy metrics; *_full metrics never mirror)  [default: as recorded]")
 @click.option("--gpus", type=int, default=1, show_default=True, help="Number of GPUs, one process each")

@@ -11,7 +11,8 @@ from .common import cli, user_errors
 @cli.command("train")
 @click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Where to make the run folder")
 @click.option("--cfg", type=click.Choice(CONFIGS), required=True, help="Base configuration")
-@click.option("--data", required=True, type=click.Path(), help="Training data: a zip or a folder of images, or builtin:toonfaces[:RES]")
+@click.option("--data", required=True, type=click.Path(),
+              help="Training data: a zip or a folder of images, or builtin:toonfaces[:RES]")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes to run (GPUs; CPU processes on a machine without GPUs)")
 @click.option("--batch", type=click.IntRange(min=1), required=True, help="Total batch size")

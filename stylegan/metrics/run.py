@@ -47,7 +47,7 @@ def evaluate(network: str | Path, metrics: list[str], data: str | Path | None = 
     dataset_kwargs = recorded_dataset_kwargs(network) or {}
     if data is not None:
         dataset_kwargs = dict(path=str(data))
-    elif dataset_kwargs.get("path") and not is_builtin(dataset_kwargs["path"]) and not Path(dataset_kwargs["path"]).exists():
+    elif (recorded := dataset_kwargs.get("path")) and not is_builtin(recorded) and not Path(recorded).exists():
         dataset_kwargs = {}
     if mirror is not None:
         dataset_kwargs["xflip"] = mirror

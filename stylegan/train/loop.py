@@ -190,7 +190,8 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
     augment_pipe, ada = make_augmentation(opts, device, state, rank, world_size)
     r_cfg = opts.cfg == "stylegan3-r"
     loss = GANLoss(G, D, augment_pipe, loss=opts.loss, r1_gamma=opts.gamma, style_mixing_prob=opts.style_mixing,
-                   pl_weight=opts.pl_weight, bf16=opts.bf16, blur_init_sigma=10 if r_cfg else 0, blur_fade_kimg=opts.blur_fade_kimg)
+                   pl_weight=opts.pl_weight, blur_init_sigma=10 if r_cfg else 0, blur_fade_kimg=opts.blur_fade_kimg,
+                   bf16=opts.bf16)
     phases = make_phases(G, D, opts)
     ema_rampup = None if opts.resume and state is None else 0.05  # no ramp-up when fine-tuning other weights
     progress = Progress()

@@ -44,13 +44,11 @@ class GANLoss:
         a second latent."""
         with self._autocast(z.device):
             ws = self.G.mapping(z, c, update_emas=update_emas).float()
-        if self.style_mixing_prob > 0:
-            cutoff = int(torch.randint(1, ws.shape[1], []))
-            if float(torch.rand([])) < self.style_mixing_prob:
-                ws = ws.clone()
-                with self._autocast(z.device):
-                    ws[:, cutoff:] = self.G.mapping(torch.randn_like(z), c, update_emas=False)[:, cutoff:].float()
-        with self._autocast(z.device):
+            if self.style_mixing_prob > 0:
+                cutoff = int(torch.randint(1, ws.shape[1], []))
+                if float(torch.rand([])) < self.style_mixing_prob:
+                    ws = ws.clone()
+                    ws[:, cutoff:] = self.G.mapping(torch.randn_like(z), c, update_emas=False)[:, cutoff:]
             img = self.G.synthesis(ws, noise_mode="random", update_emas=update_emas).float()
         return img, ws
 

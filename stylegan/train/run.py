@@ -18,7 +18,8 @@ from .options import TrainOptions, run_dir_name
 from .snapshot import latest_snapshot
 
 # Options a resumed run may change; everything else comes from the run being resumed.
-RESUMABLE_OVERRIDES = ("kimg", "tick", "snap", "gpus", "batch_gpu", "workers", "bf16", "metrics", "resume", "outdir")
+RESUMABLE_OVERRIDES = ("kimg", "tick", "snap", "gpus", "batch_gpu", "workers", "bf16", "metrics", "resume",
+                       "outdir")
 
 
 def resolve_run(opts: TrainOptions) -> tuple[TrainOptions, Path]:
