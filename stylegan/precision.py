@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .choices import PRECISIONS
 from .errors import InputError
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 _REDUCED = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import click
 
 from ..builtin import DEMO
-from .. import formats
+from ..choices import (EXPORT_FORMATS as FORMATS, EXPORT_NOISE_MODES as NOISE_MODES, EXPORT_PARTS as PARTS,
+                       EXPORT_PRECISIONS as PRECISIONS, EXPORT_TOLERANCE as DEFAULT_TOLERANCE)
 from ..errors import InputError
-from ..export import DEFAULT_TOLERANCE, FORMATS, NOISE_MODES, PARTS, PRECISIONS, ExportSpec, export_generator
-from ..latent import parse_seeds
+from ..outputs import check_outputs
 from .common import cli, user_errors
 
 PART_NAMES = {"mapping": "mapping network", "synthesis": "synthesis network", "full": "generator (z -> image)"}
@@ -56,6 +56,10 @@ def export(network: str, fmt: str, out: str, part: str, batch: str, precision: s
            no_verify: bool) -> None:
     """Export the mapping, the synthesis or the whole generator to ONNX or TorchScript, run it on a few seeds,
     and fail if it differs from PyTorch by more than the tolerance."""
+    from .. import formats
+    from ..export import ExportSpec, export_generator, sidecar_path
+    from ..latent import parse_seeds
+    check_outputs(files=[out, sidecar_path(out)])
     spec = ExportSpec(part=part, batch=parse_batch(batch), precision=precision, truncation_psi=truncation_psi,
                       truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)
     seed_list = parse_seeds(seeds)

@@ -9,6 +9,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..choices import EXPORT_TOLERANCE as DEFAULT_TOLERANCE
 from ..errors import InputError, StyleGANError
 from ..io import atomic_path
 from ..latent import device_of
@@ -18,8 +19,6 @@ from .to_onnx import OPSET, require, run_onnx, write_onnx
 from .to_torchscript import run_torchscript, write_torchscript
 from .verify import verify
 
-# Largest abs difference to PyTorch accepted by default (images are in about [-1, 1]).
-DEFAULT_TOLERANCE = {"fp32": 1e-3, "fp16": 5e-2}
 WRITERS = {"onnx": (write_onnx, run_onnx), "torchscript": (write_torchscript, run_torchscript)}
 
 

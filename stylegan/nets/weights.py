@@ -26,16 +26,17 @@ class WeightsMissingError(StyleGANError):
 
 @dataclass(frozen=True)
 class WeightFiles:
-    """The accepted files of one feature network and where the user may point to them."""
+    """The accepted files of one feature network, where the user may point to them, and what needs them."""
     what: str
     files: tuple[str, ...]
     env: str
     flag: str
+    uses: str
 
 
-INCEPTION = WeightFiles("InceptionV3 (FID, KID)", ("pt_inception-2015-12-05-6726825d.pth", "inception-2015-12-05.pt"),
-                        "STYLEGAN_INCEPTION", "--detector")
-VGG16 = WeightFiles("VGG16 (precision/recall, PPL)", ("vgg16-397923af.pth", "vgg16.pt"), "STYLEGAN_VGG16", "--vgg")
+INCEPTION = WeightFiles("InceptionV3", ("pt_inception-2015-12-05-6726825d.pth", "inception-2015-12-05.pt"),
+                        "STYLEGAN_INCEPTION", "--detector", "FID and KID")
+VGG16 = WeightFiles("VGG16", ("vgg16-397923af.pth", "vgg16.pt"), "STYLEGAN_VGG16", "--vgg", "precision/recall and PPL")
 LPIPS_HEADS_ENV = "STYLEGAN_LPIPS"
 
 
@@ -44,8 +45,9 @@ def hub_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def find_weights(spec: WeightFiles, path: str | Path | None = None) -> Path:
-    """The weight file for `spec`: `path` if given, else the environment variable, else the hub cache."""
+def find_weights(spec: WeightFiles, path: str | Path | None = None, purpose: str | None = None) -> Path:
+    """The weight file for `spec`: `path` if given, else the environment variable, else the hub cache. The
+    error when none is found names `purpose` (what the weights are wanted for), else the spec's uses."""
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
@@ -61,7 +63,7 @@ def find_weights(spec: WeightFiles, path: str | Path | None = None) -> Path:
         if (hub_dir() / name).is_file():
             return hub_dir() / name
     raise WeightsMissingError(
-        f"{spec.what} weights are missing: put {' or '.join(spec.files)} in {hub_dir()}, "
+        f"{spec.what} weights, needed for {purpose or spec.uses}, are missing: put {' or '.join(spec.files)} in {hub_dir()}, "
         f"set {spec.env}=PATH, or pass {spec.flag} PATH (nothing is downloaded)")
 
 
