@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Iterator
 
@@ -27,8 +28,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp, fd = _create_beside(path)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
         os.close(fd)
         yield tmp
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:
+            os.chmod(tmp, mode)  # writers that make the file anew (safetensors: 0600) get the usual mode too
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)

@@ -28,7 +28,7 @@ def _report(d, out: str) -> None:
 @click.option("--network", default=DEMO, show_default=True)
 @click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows whose style weights to factorise")
 @click.option("--num", type=int, default=32, show_default=True, help="Directions kept")
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path())
 @click.option("--device", default="auto", show_default=True)
 @user_errors
 def sefa(network, layer_spec, num, out, device):
@@ -46,7 +46,7 @@ def sefa(network, layer_spec, num, out, device):
 @click.option("--num", type=int, default=64, show_default=True, help="Components kept")
 @click.option("--class", "class_idx", type=int, default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path())
 @click.option("--device", default="auto", show_default=True)
 @user_errors
 def ganspace(network, samples, num, class_idx, seed, out, device):
@@ -67,7 +67,7 @@ def ganspace(network, samples, num, class_idx, seed, out, device):
 @click.option("--condition", "conditions", multiple=True, type=click.Path(dir_okay=False),
               help="Boundary .npy to keep unchanged (repeatable)")
 @click.option("--class", "class_idx", type=int, default=None)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="boundary.npy or .npz")
+@click.option("--out", required=True, type=click.Path(), help="boundary.npy or .npz")
 @click.option("--device", default="auto", show_default=True)
 @user_errors
 def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out, device):
@@ -99,9 +99,9 @@ def parse_strengths(text: str) -> list[float]:
 @click.option("--direction", required=True, help="dirs.npz:INDEX, dirs.npz or boundary.npy")
 @click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows to edit, e.g. 0-7 or coarse")
 @click.option("--strength", default="-3:3:7", show_default=True, help="LO:HI:COUNT, or a comma list")
-@click.option("--video", "video_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--video", "video_path", default=None, type=click.Path(),
               help="Also write a video sweeping the strength")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, strength, video_path, outdir):
     """Move seeds or projected ws along a direction in chosen layers: one strip per latent (grid)."""

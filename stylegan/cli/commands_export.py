@@ -10,6 +10,7 @@ from ..choices import (EXPORT_FORMATS as FORMATS, EXPORT_NOISE_MODES as NOISE_MO
                        EXPORT_PRECISIONS as PRECISIONS, EXPORT_TOLERANCE as DEFAULT_TOLERANCE)
 from ..errors import InputError
 from ..outputs import check_outputs
+from ..seeds import parse_seeds
 from .common import cli, user_errors
 
 PART_NAMES = {"mapping": "mapping network", "synthesis": "synthesis network", "full": "generator (z -> image)"}
@@ -35,7 +36,7 @@ def _shape(shape: tuple) -> str:
 @cli.command("export")
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl or native .safetensors")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="onnx or torchscript")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file; its sidecar is OUT.json")
+@click.option("--out", required=True, type=click.Path(), help="Output file; its sidecar is OUT.json")
 @click.option("--part", type=click.Choice(PARTS), default="full", show_default=True,
               help="mapping (z -> ws), synthesis (ws -> image) or full (z -> image)")
 @click.option("--batch", default="dynamic", show_default=True, help="Batch size N, or dynamic")
@@ -58,7 +59,6 @@ def export(network: str, fmt: str, out: str, part: str, batch: str, precision: s
     and fail if it differs from PyTorch by more than the tolerance."""
     from .. import formats
     from ..export import ExportSpec, export_generator, sidecar_path
-    from ..latent import parse_seeds
     check_outputs(files=[out, sidecar_path(out)])
     spec = ExportSpec(part=part, batch=parse_batch(batch), precision=precision, truncation_psi=truncation_psi,
                       truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)

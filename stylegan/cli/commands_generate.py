@@ -9,6 +9,7 @@ import click
 from ..builtin import DEMO
 from ..errors import StyleGANError
 from ..outputs import RunRecord, check_outputs, network_identity
+from ..seeds import parse_seeds
 from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, resolve_device, user_errors
 
 
@@ -19,7 +20,7 @@ from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse
               help="Render stored ws (.npz key 'w' or .npy) instead of seeds")
 @click.option("--settings", "settings_file", default=None, type=click.Path(dir_okay=False),
               help="Render the image a studio capture's .json describes (its network unless --network is given)")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @click.option("--grid", default=None, help="Also write grid.png with COLSxROWS images, e.g. 4x2")
 @click.option("--batch", "batch_size", type=int, default=4, show_default=True, help="Images per forward pass")
 @click.option("--format", "out_format", type=click.Choice(["png", "zip"]), default="png", show_default=True,
@@ -38,7 +39,6 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
     """
     import torch
     from ..bulk import distributed_env, image_name
-    from ..latent import parse_seeds
     if sum(v is not None for v in (seeds, projected_w, settings_file)) != 1:
         raise StyleGANError("give either --seeds or --projected-w (or --settings), one of them")
     if settings_file is not None:

@@ -8,6 +8,7 @@ import click
 
 from ..errors import StyleGANError
 from ..outputs import check_outputs
+from ..seeds import parse_seeds
 from .common import GeneratorOptions, cli, generator_options, parse_grid, sources_to_ws, user_errors
 
 @cli.command()
@@ -18,7 +19,7 @@ from .common import GeneratorOptions, cli, generator_options, parse_grid, source
               help="ws rows taken from B: 0-6, coarse, middle, fine, ...; repeat for stacked blocks")
 @click.option("--weight", type=float, default=1.0, show_default=True,
               help="1 = replace A's rows by B's, 0.5 = average them")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
     """Style mixing figure: each cell is row A with column B's styles in the chosen layers."""
@@ -41,7 +42,7 @@ def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
 @click.option("--samples", type=int, default=4, show_default=True, help="Noise realisations shown")
 @click.option("--std-samples", type=int, default=100, show_default=True, help="Realisations for the std-dev map")
 @click.option("--noise-seed", type=int, default=0, show_default=True)
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir):
     """Stochastic variation (several noise draws, zoomed crops, per-pixel std dev) and noise in layers."""
@@ -71,7 +72,7 @@ def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir
 @click.option("--trunc", "psis", default="-1,-0.5,0,0.5,0.7,1,1.5", show_default=True,
               help="Truncation psi of each column, comma-separated")
 @click.option("--psi", "old_psis", default=None, hidden=True, help="Deprecated name of --trunc")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
     """Truncation sweep: rows = seeds, columns = truncation psi (0 = the average image, negative = past it)."""
@@ -106,14 +107,14 @@ def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
 @click.option("--grid", default="1x1", show_default=True, help="COLSxROWS walks side by side")
 @click.option("--noise-loop", is_flag=True, help="Keep each seed's w fixed and loop the noise instead")
 @click.option("--fps", type=float, default=30, show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="walk.mp4 or walk.gif")
+@click.option("--output", required=True, type=click.Path(), help="walk.mp4 or walk.gif")
 @user_errors
 def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop, grid, noise_loop, fps, output):
     """Latent walk video through seeds (W: cubic/linear, Z: slerp), or a noise-only loop."""
     import numpy as np
     from .. import video
     from ..io import make_grid
-    from ..latent import parse_seeds, seeds_to_ws
+    from ..latent import seeds_to_ws
     check_outputs(files=[output])
     G = gen.load()
     seed_list = parse_seeds(seeds)
@@ -145,7 +146,7 @@ def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop
 @generator_options
 @click.option("--seed-a", "seed_a", default="1", show_default=True, help="Seed or .npz ws file for A")
 @click.option("--seed-b", "seed_b", default="2", show_default=True, help="Seed or .npz ws file for B")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def layers(gen: GeneratorOptions, seed_a, seed_b, outdir):
     """For each ws row: A with only that row from B, in one labelled strip."""

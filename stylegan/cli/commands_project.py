@@ -53,7 +53,7 @@ def _save_noise(path: Path, G, noise: list) -> None:
 @click.option("--vgg", default=None, type=click.Path(dir_okay=False),
               help="VGG16 weights (vgg16-397923af.pth or vgg16.pt); default: $STYLEGAN_VGG16 or the torch hub cache")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--outdir", type=click.Path(file_okay=False), required=True)
+@click.option("--outdir", type=click.Path(), required=True)
 @click.option("--overwrite", is_flag=True, help="Project every target anew, even when OUTDIR holds projections made "
               "with other settings")
 @user_errors
@@ -150,8 +150,8 @@ def _save_strip(images, labels, path: Path) -> None:
 @click.argument("source_a")
 @click.argument("source_b")
 @click.option("--steps", type=int, default=8, show_default=True, help="Interpolation steps from A to B")
-@click.option("--video", "video_path", default=None, type=click.Path(dir_okay=False), help="Also write a video")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--video", "video_path", default=None, type=click.Path(), help="Also write a video")
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
     """Morph between two ws (.npz from projection, or seeds) by linear interpolation in W+."""
@@ -178,7 +178,7 @@ def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
 @click.option("--content", required=True, help="ws file or seed giving the first (content) layers")
 @click.option("--style", "style_src", required=True, help="ws file or seed giving the remaining (style) layers")
 @click.option("--layers", "layer_spec", default=None, help="Layers taken from the style, e.g. 9-17 (default: 9 and up)")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
     """Layer crossover: content layers from one image, style layers from another."""
@@ -207,7 +207,7 @@ def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
 @click.option("--neutral", required=True, help="ws file or seed with a neutral expression")
 @click.option("--expressive", required=True, help="ws file or seed with the expression to transfer")
 @click.option("--strength", default="1.0", show_default=True, help="One value or a list, e.g. 0,0.5,1,1.5")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def expression(gen: GeneratorOptions, target_src, neutral, expressive, strength, outdir):
     """Expression transfer: target + strength * (expressive - neutral)."""

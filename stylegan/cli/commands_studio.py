@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import StyleGANError
+from ..outputs import check_outputs
 from .common import cli, resolve_device, user_errors
 
 INSTALL_HINT = "pip install 'stylegan[studio]'"
@@ -17,7 +18,7 @@ INSTALL_HINT = "pip install 'stylegan[studio]'"
               help="Address to listen on; anything but loopback exposes the studio to your network")
 @click.option("--allow-dir", "allow_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Only read typed-in paths inside these directories (repeatable)")
-@click.option("--outdir", type=click.Path(file_okay=False), default="studio-captures", show_default=True,
+@click.option("--outdir", type=click.Path(), default="studio-captures", show_default=True,
               help="Where captures and projections are written")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
 @user_errors
@@ -30,6 +31,7 @@ def studio(networks: tuple[str, ...], port: int, host: str, allow_dirs: tuple[st
     except ImportError as exc:
         raise StyleGANError(f"the studio needs starlette and uvicorn ({exc.name} is missing): {INSTALL_HINT}") from None
     from ..studio.session import Session
+    check_outputs([outdir])
     session = Session(list(networks), list(allow_dirs), outdir, resolve_device(device))
     for name in session.networks[:1]:
         session.model(name)  # fail now, not in the page, on a bad --network

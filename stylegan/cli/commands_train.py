@@ -11,7 +11,7 @@ from .common import cli, user_errors
 
 
 @cli.command("train")
-@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Where to make the run folder")
+@click.option("--outdir", required=True, type=click.Path(), help="Where to make the run folder")
 @click.option("--cfg", type=click.Choice(CONFIGS), required=True, help="Base configuration")
 @click.option("--data", required=True, type=click.Path(),
               help="Training data: a zip or a folder of images, or builtin:toonfaces[:RES]")

@@ -4,8 +4,8 @@ generator, a JSON sidecar for consumers without PyTorch, and a check of every ex
     from stylegan.export import ExportSpec, export_generator
     export_generator(G, "ffhq-synthesis.onnx", "onnx", ExportSpec(part="synthesis"))
 """
-from .exporter import DEFAULT_TOLERANCE, ExportResult, ExportVerificationError, export_generator
-from .parts import FORMATS, NOISE_MODES, PARTS, PRECISIONS, ExportSpec, Part
+from .exporter import DEFAULT_TOLERANCE, FORMATS, ExportResult, ExportVerificationError, export_generator
+from .parts import NOISE_MODES, PARTS, PRECISIONS, ExportSpec, Part
 from .sidecar import sidecar_path
 
 __all__ = ["export_generator", "ExportSpec", "ExportResult", "ExportVerificationError", "Part", "sidecar_path",

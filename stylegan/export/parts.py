@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..choices import (EXPORT_FORMATS as FORMATS, EXPORT_NOISE_MODES as NOISE_MODES, EXPORT_PARTS as PARTS,
-                       EXPORT_PRECISIONS as PRECISIONS)
+from ..choices import EXPORT_NOISE_MODES as NOISE_MODES, EXPORT_PARTS as PARTS, EXPORT_PRECISIONS as PRECISIONS
 from ..errors import InputError
 from ..latent import class_label
 from ..precision import configure
