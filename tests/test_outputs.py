@@ -303,3 +303,14 @@ def test_help_and_argument_errors_import_no_torch():
             "print(heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_column_labels_fit_their_panels():
+    from stylegan.figures import _font, labeled_grid
+    cell = np.zeros([64, 64, 3], np.uint8)
+    label = "projection 24.3 dB"  # wider than a 64-pixel panel
+    grid = labeled_grid([[cell, cell]], None, ["target", label])
+    assert grid.shape[1] // 2 >= _font().getlength(label) + 2
+    grid = labeled_grid([[cell, cell]], None, ["x" * 300, ""])  # too long even for the largest enlargement
+    header = grid[:grid.shape[0] - grid.shape[1] // 2]
+    assert (header[:, grid.shape[1] // 2:] == 255).all()  # nothing spills into the next column
