@@ -129,7 +129,8 @@ def generator_options(func=None, *, truncation: bool = True):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        values = {f.name: kwargs.pop(f.name) for f in fields(GeneratorOptions) if truncation or f.name != "truncation_psi"}
+        names = [f.name for f in fields(GeneratorOptions) if truncation or f.name != "truncation_psi"]
+        values = {name: kwargs.pop(name) for name in names}
         gen = GeneratorOptions(**{"truncation_psi": 1.0, **values})
         return func(*args, gen=gen, **kwargs)
 

@@ -63,8 +63,8 @@ def find_weights(spec: WeightFiles, path: str | Path | None = None, purpose: str
         if (hub_dir() / name).is_file():
             return hub_dir() / name
     raise WeightsMissingError(
-        f"{spec.what} weights, needed for {purpose or spec.uses}, are missing: put {' or '.join(spec.files)} in {hub_dir()}, "
-        f"set {spec.env}=PATH, or pass {spec.flag} PATH (nothing is downloaded)")
+        f"{spec.what} weights, needed for {purpose or spec.uses}, are missing: put {' or '.join(spec.files)} in "
+        f"{hub_dir()}, set {spec.env}=PATH, or pass {spec.flag} PATH (nothing is downloaded)")
 
 
 def find_lpips_heads() -> Path | None:
