@@ -65,17 +65,20 @@ def check_outputs(folders: Iterable[str | Path] = (), files: Iterable[str | Path
     """Raise OutputError, before any work starts, when an output folder or file cannot be written: a file
     where a folder goes, a folder where a file goes, or a place this process may not write to. Nothing is
     created: folders that do not exist yet are judged by their nearest existing parent."""
-    folders = [Path(f) for f in folders]
-    for file in (Path(f) for f in files):
-        if file.is_dir():
-            raise OutputError(f"{file}: {PROBLEMS[errno.EISDIR]}")
-        folders.append(file.parent)
-    probed: set[Path] = set()
-    for folder in folders:
-        where = _existing_ancestor(folder)
-        if where not in probed:
-            _probe(where)
-            probed.add(where)
+    folders = dict.fromkeys(Path(f) for f in folders)  # (ordered, each once)
+    by_folder: dict[str, list[str]] = {}
+    for file in map(os.fspath, files):
+        head, name = os.path.split(file)
+        by_folder.setdefault(head, []).append(name)
+    for head, names in by_folder.items():
+        folder = Path(head)
+        folders[folder] = None
+        if folder.is_dir():  # one listing per folder, not one look-up per file (a run may name millions)
+            subfolders = {entry.name for entry in os.scandir(folder) if entry.is_dir()}
+            for name in (n for n in names if n in subfolders):
+                raise OutputError(f"{folder / name}: {PROBLEMS[errno.EISDIR]}")
+    for where in dict.fromkeys(_existing_ancestor(folder) for folder in folders):
+        _probe(where)
 
 
 def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:

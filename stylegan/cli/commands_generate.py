@@ -1,6 +1,7 @@
 """`stylegan generate`, `stylegan info` and `stylegan convert`."""
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         raise StyleGANError("--grid needs a single process writing PNG files")
     out = Path(outdir)
     names = [image_name(s) for s in seed_list] if out_format == "png" else []
-    check_outputs([out], [out / n for n in names] + ([out / "grid.png"] if grid_shape else []))
+    check_outputs([out], [os.path.join(outdir, n) for n in names + (["grid.png"] if grid_shape else [])])
     record = None
     if seeds is not None:
         settings = {"network": network_identity(gen.network), "trunc": gen.truncation_psi,
