@@ -33,6 +33,7 @@ def studio(networks: tuple[str, ...], port: int, host: str, token: str | None, a
            outdir: str, device: str, no_browser: bool) -> None:
     """Explore a generator in the browser: seeds, mixing, truncation, noise, layers, edits, projection."""
     try:
+        import uvicorn  # noqa: F401  (checked here to name the extra; Studio imports it)
         from ..studio.server import Studio
     except ImportError as exc:
         raise StyleGANError(f"the studio needs starlette and uvicorn ({exc.name} is missing): {INSTALL_HINT}") from None

@@ -181,12 +181,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class Studio:
     """A studio server running in a background thread (for notebooks, tests and the CLI): `url` (with the
-    token), `token`, `wait()`, then `stop()`. A random token is made unless `token` is given ('' turns it off,
+    token), `token`, `session`, `wait()`, then `stop()`. A random token is made unless `token` is given ('' turns it off,
     on loopback only); off loopback a warning is printed."""
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int | None = None,
                  token: str | None = None):
         import uvicorn
+        self.session = session
         self.token = new_token() if token is None else token
         warning = check_exposure(host, self.token)
         if warning:
