@@ -1,6 +1,7 @@
 """The studio's HTTP interface: the page, frames, clear answers to bad input, and the guards: the host check,
 the token, same origin only, content types, confined paths, 500s without internals, size limits, one
 projection at a time, and a client that hangs up costing nothing."""
+import io
 import json
 import logging
 import os
@@ -10,9 +11,12 @@ import time
 import warnings
 
 import numpy as np
+import PIL.Image
 import pytest
+from click.testing import CliRunner
 
 import stylegan.studio.session as session_module
+from stylegan.cli import cli
 from stylegan.edit import Directions, save_directions
 from stylegan.studio.session import MAX_UPLOAD, Session
 
@@ -201,8 +205,7 @@ def test_one_projection_at_a_time(client, session, monkeypatch):
         release.wait(30)
         raise RuntimeError("internal detail")
     monkeypatch.setattr(session_module, "project", slow_project)
-    image = (DATA / "tf_sg2_skip_resnet_32.png") if (DATA / "tf_sg2_skip_resnet_32.png").exists() else None
-    upload = image.read_bytes() if image else _png_bytes()
+    upload = _png_bytes()
     url, headers = f"/api/project?network={SG2}&steps=2", {"content-type": "application/octet-stream"}
     assert client.post(url, content=upload, headers=headers).status_code == 200
     assert started.wait(30)
@@ -218,9 +221,6 @@ def test_one_projection_at_a_time(client, session, monkeypatch):
 
 
 def _png_bytes() -> bytes:
-    import io
-
-    import PIL.Image
     buffer = io.BytesIO()
     PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -278,3 +278,9 @@ def test_a_client_that_hangs_up_costs_no_render(session, monkeypatch):
     finally:
         release.set()
         studio.stop()
+
+
+def test_no_token_only_on_loopback():
+    result = CliRunner().invoke(cli, ["studio", "--network", str(SG2), "--host", "0.0.0.0", "--token", ""])
+    assert result.exit_code != 0 and "only on a loopback address" in result.output
+    assert "Traceback" not in result.output

@@ -181,8 +181,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class Studio:
     """A studio server running in a background thread (for notebooks, tests and the CLI): `url` (with the
-    token), `token`, `session`, `wait()`, then `stop()`. A random token is made unless `token` is given ('' turns it off,
-    on loopback only); off loopback a warning is printed."""
+    token), `token`, `session`, `wait()`, then `stop()`. A random token is made unless `token` is given
+    ('' turns it off, on loopback only); off loopback a warning is printed."""
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int | None = None,
                  token: str | None = None):
