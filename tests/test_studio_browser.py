@@ -245,8 +245,9 @@ def test_another_site_cannot_drive_the_studio(browser, studio, attacker):
     with page.expect_navigation():
         page.evaluate("document.getElementById('form').submit()")
     assert "requests from other sites are refused" in page.inner_text("body")
-    assert [(method, url.split("/api/")[1].split("?")[0], status) for method, url, status in answers] == [
-        ("POST", "capture", 403), ("POST", "network", 403)]
+    assert {status for _, _, status in answers} == {403}
+    assert sorted(url.split("/api/")[1].split("?")[0] for method, url, _ in answers if method == "POST") == [
+        "capture", "network"]
     assert (session.networks, list(session._models)) == (networks, loaded)
     assert not session.outdir.exists() or not any(session.outdir.iterdir())
     context.close()

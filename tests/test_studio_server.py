@@ -1,6 +1,7 @@
 """The studio's HTTP interface: the page, frames, clear answers to bad input, and the guards: the host check,
 the token, same origin only, content types, confined paths, 500s without internals, size limits, one
 projection at a time, and a client that hangs up costing nothing."""
+import http.client
 import io
 import json
 import logging
@@ -9,12 +10,14 @@ import socket
 import threading
 import time
 import warnings
+from urllib.parse import urlsplit
 
 import numpy as np
 import PIL.Image
 import pytest
 from click.testing import CliRunner
 
+import stylegan.studio
 import stylegan.studio.session as session_module
 from stylegan.cli import cli
 from stylegan.edit import Directions, save_directions
@@ -284,3 +287,29 @@ def test_no_token_only_on_loopback():
     result = CliRunner().invoke(cli, ["studio", "--network", str(SG2), "--host", "0.0.0.0", "--token", ""])
     assert result.exit_code != 0 and "only on a loopback address" in result.output
     assert "Traceback" not in result.output
+
+
+def test_start_returns_the_url_with_its_token(tmp_path):
+    studio = stylegan.studio.start([str(SG2)], outdir=str(tmp_path / "captures"))
+    try:
+        base, _, token = studio.url.partition("?token=")
+        assert len(token) >= 40 and token == studio.token
+        assert _get(base + "api/networks") == 403
+        assert _get(studio.url) == 200
+        assert _get(f"{base}api/networks?token={token}") == 200
+    finally:
+        studio.stop()
+    other = stylegan.studio.start([str(SG2)], outdir=str(tmp_path / "captures"))
+    other.stop()
+    assert other.token != token  # a new token each start
+
+
+def _get(url: str) -> int:
+    """The status of a GET on the loopback server (no proxy on the way)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("GET", parts.path + ("?" + parts.query if parts.query else ""))
+        return conn.getresponse().status
+    finally:
+        conn.close()
