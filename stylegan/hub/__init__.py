@@ -42,7 +42,7 @@ def resolve_network(spec: str | os.PathLike) -> str | Path:
         return download_network(text)
     if "/" not in text and "\\" not in text and not Path(text).suffix:
         raise CheckpointError(f"{text}: no such file, and not a published checkpoint name "
-                              f"(`stylegan models` lists them)")
+                              f"(`stylegan models` lists them){zoo.suggest(text)}")
     return spec
 
 

@@ -16,7 +16,7 @@ import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ..errors import StyleGANError
 from .cache import digest_path, is_offline, sha256_of
@@ -38,11 +38,15 @@ class OfflineError(DownloadError):
 class _Redirects(urllib.request.HTTPRedirectHandler):
     """Follow redirects to http(s) only, and never from https down to plain http."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
+    def http_error_302(self, req, fp, code, msg, headers):
+        newurl = urljoin(req.full_url, headers.get("Location") or headers.get("URI") or "")
         old, new = urlsplit(req.full_url).scheme, urlsplit(newurl).scheme.lower()
         if new not in ("http", "https") or (old == "https" and new == "http"):
+            fp.close()
             raise DownloadError(f"{req.full_url}: refused a redirect to {newurl}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 _OPENER = urllib.request.build_opener(_Redirects)
@@ -96,8 +100,12 @@ def fetch(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | No
         _remove(part, meta, digest_path(dest).with_name(digest_path(dest).name + ".tmp"))
         if isinstance(exc, DownloadError):
             raise
-        raise DownloadError(f"{url}: cannot write {dest} ({exc.__class__.__name__}: {exc})") from None
+        raise DownloadError(f"{url}: cannot write {dest} ({exc.__class__.__name__}: {_one_line(exc)})") from None
     return dest
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
 
 
 def _remove(*paths: Path) -> None:
@@ -160,17 +168,19 @@ def _open(url: str, offset: int, validator: str | None, timeout: float):
         exc.close()
         if exc.code == 416 and offset:
             raise DownloadError(f"{url}: size mismatch: the server has no bytes past {offset}") from None
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        reason = "too many redirects (a redirect loop?)" if 300 <= exc.code < 400 else _one_line(exc.reason)
+        raise DownloadError(f"{url}: HTTP {exc.code} {reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, (socket.timeout, TimeoutError)):
             raise DownloadError(f"{url}: no answer from {host} within {timeout:g} s (timeout)") from None
-        raise DownloadError(f"{url}: cannot reach {host} ({reason}); check the network, or use files "
+        raise DownloadError(f"{url}: cannot reach {host} ({_one_line(reason)}); check the network, or use files "
                             f"already downloaded with --offline") from None
     except (socket.timeout, TimeoutError):
         raise DownloadError(f"{url}: no answer from {host} within {timeout:g} s (timeout)") from None
     except (http.client.HTTPException, OSError) as exc:
-        raise DownloadError(f"{url}: the connection to {host} failed ({exc.__class__.__name__}: {exc})") from None
+        raise DownloadError(f"{url}: the connection to {host} failed ({exc.__class__.__name__}: "
+                            f"{_one_line(exc)})") from None
     if response.status not in (200, 206):
         response.close()
         raise DownloadError(f"{url}: HTTP {response.status} {response.reason}")

@@ -8,6 +8,7 @@ the digest of the first download is recorded in the cache and later uses are che
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -105,12 +106,15 @@ def find(name: str) -> Checkpoint | None:
     return _BY_NAME.get(str(name).strip().lower())
 
 
+def suggest(name: str) -> str:
+    """'; did you mean A, B?' for the entries closest to a mistyped `name`, else ''."""
+    close = difflib.get_close_matches(str(name).lower(), list(_BY_NAME), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
 def get(name: str) -> Checkpoint:
     """The zoo entry called `name`; an unknown name is an error that lists close names."""
     entry = find(name)
     if entry is None:
-        import difflib
-        close = difflib.get_close_matches(str(name).lower(), list(_BY_NAME), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise CheckpointError(f"{name}: not a published checkpoint name (see `stylegan models`){hint}")
+        raise CheckpointError(f"{name}: not a published checkpoint name (see `stylegan models`){suggest(name)}")
     return entry
