@@ -376,3 +376,16 @@ def test_official_weight_sources():
     for spec in (weight_files.INCEPTION, weight_files.VGG16, weight_files.LPIPS_HEADS):
         assert spec.url.startswith("https://") and spec.cached_as in spec.files
     assert weight_files.INCEPTION.url.endswith("/pt_inception-2015-12-05-6726825d.pth")
+
+
+def test_studio_offers_a_url_given_at_start_but_never_fetches_one_typed_later(cache, server, tmp_path):
+    from stylegan.errors import InputError
+    from stylegan.studio.session import Session
+
+    given = server.url("files", "net.pkl")
+    session = Session([given], outdir=tmp_path / "captures")
+    assert given in session.networks and session.model(given).img_resolution == 32
+    seen = len(server.requests)
+    with pytest.raises(InputError, match="no such checkpoint file"):
+        session.model(server.url("redirect", "net.pkl"))
+    assert len(server.requests) == seen
