@@ -389,3 +389,28 @@ def test_studio_offers_a_url_given_at_start_but_never_fetches_one_typed_later(ca
     with pytest.raises(InputError, match="no such checkpoint file"):
         session.model(server.url("redirect", "net.pkl"))
     assert len(server.requests) == seen
+
+
+def test_ctrl_c_keeps_the_partial_file_and_the_next_run_resumes_it(cache, server, monkeypatch):
+    import tqdm
+    from stylegan.hub import download
+
+    url = server.url("files", "net.pkl")
+    dest = network_cache_path(url)
+    monkeypatch.setattr(download, "CHUNK", 50_000)
+    real_update = tqdm.tqdm.update
+
+    def interrupt_on_second_chunk(bar, n=1):
+        if bar.n >= 50_000:
+            raise KeyboardInterrupt
+        return real_update(bar, n)
+
+    monkeypatch.setattr(tqdm.tqdm, "update", interrupt_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        fetch(url, dest)
+    monkeypatch.setattr(tqdm.tqdm, "update", real_update)
+    part = dest.with_name(dest.name + ".part")
+    assert not dest.exists() and part.stat().st_size == 100_000
+    assert fetch(url, dest, progress=False).read_bytes() == NETWORK.read_bytes()
+    assert [r[1] for r in server.requests] == [None, "bytes=100000-"] and server.requests[1][2]
+    assert cache_files(cache) == sorted([f"networks/{dest.name}", f"networks/{dest.name}.sha256"])
