@@ -324,6 +324,8 @@ def test_cli_failures_are_one_line(cache, server, monkeypatch):
     result = runner.invoke(cli, ["generate", "--network", url, "--seeds", "0", "--offline"])
     assert result.exit_code == 1 and "offline mode is on" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    result = runner.invoke(cli, ["--offline", "download", url])   # the flag also goes before the verb
+    assert result.exit_code == 1 and "offline mode is on" in result.output
     assert server.requests[-1][0] == "/files/missing.pkl" and cache_files(cache) == []
 
 

@@ -42,15 +42,22 @@ class Group(click.Group):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             names = {opt for param in command.params for opt in getattr(param, "opts", ())}
-            for flag, env, help_text in NETWORK_ACCESS_OPTIONS:
-                if flag not in names:
-                    command.params.append(click.Option([flag], is_flag=True, expose_value=False, is_eager=True,
-                                                       callback=_set_env(env), help=help_text))
+            if not any(flag in names for flag, _, _ in NETWORK_ACCESS_OPTIONS):
+                network_access_options(command)
         return command
+
+
+def network_access_options(func):
+    """Add --offline and --download-weights to a command (they set the environment settings)."""
+    for flag, env, help_text in NETWORK_ACCESS_OPTIONS:
+        func = click.option(flag, is_flag=True, expose_value=False, is_eager=True, callback=_set_env(env),
+                            help=help_text)(func)
+    return func
 
 
 @click.group(cls=Group)
 @click.version_option(package_name="stylegan")
+@network_access_options
 def cli() -> None:
     """StyleGAN 1/2/3: load checkpoints safely, generate, and more. Run `stylegan VERB --help`."""
 
