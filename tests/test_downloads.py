@@ -71,6 +71,9 @@ class Server:
                 if route == "wrong-length":
                     return self._send(data, length=len(data) + 100)
                 start = 0
+                if self.headers.get("Range") == f"bytes={len(data)}-":
+                    self.send_error(416, "Range Not Satisfiable")
+                    return
                 if self.headers.get("Range") and self.headers.get("If-Range", self._etag(data)) == self._etag(data):
                     start = int(self.headers["Range"].split("=")[1].split("-")[0])
                 if route == "cut" and name not in server.cut_done:
@@ -138,7 +141,9 @@ def server():
 
 
 def cache_files(root) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    """The files in the cache, apart from the (empty, kept) lock files."""
+    files = root.rglob("*") if root.exists() else []
+    return sorted(str(p.relative_to(root)) for p in files if p.is_file() and p.parent.name != "locks")
 
 
 def test_load_by_url_equals_the_local_file_and_is_then_served_from_the_cache(cache, server):
@@ -413,3 +418,33 @@ def test_ctrl_c_keeps_the_partial_file_and_the_next_run_resumes_it(cache, server
     assert fetch(url, dest, progress=False).read_bytes() == NETWORK.read_bytes()
     assert [r[1] for r in server.requests] == [None, "bytes=100000-"] and server.requests[1][2]
     assert cache_files(cache) == sorted([f"networks/{dest.name}", f"networks/{dest.name}.sha256"])
+
+
+def test_a_complete_leftover_is_downloaded_again(cache, server):
+    url = server.url("files", "net.pkl")
+    dest = network_cache_path(url)
+    data = NETWORK.read_bytes()
+    dest.parent.mkdir(parents=True)
+    dest.with_name(dest.name + ".part").write_bytes(data)   # killed between the last byte and the rename
+    etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+    dest.with_name(dest.name + ".part.json").write_text(json.dumps({"url": url, "validator": etag}))
+    assert fetch(url, dest, progress=False).read_bytes() == data
+    assert [r[1] for r in server.requests] == [f"bytes={len(data)}-", None]
+
+
+def test_processes_fetching_the_same_file_at_once_download_it_once(cache, server):
+    url = server.url("files", "net.pkl")
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(fetch(url, network_cache_path(url), progress=False).read_bytes())
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and results == [NETWORK.read_bytes()] * 4 and len(server.requests) == 1

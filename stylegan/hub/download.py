@@ -9,6 +9,7 @@ raises `DownloadError` with one line.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -19,7 +20,12 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import StyleGANError
-from .cache import digest_path, is_offline, sha256_of
+from .cache import cache_root, digest_path, is_offline, sha256_of
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 DEFAULT_TIMEOUT = 60.0   # seconds without a byte before a connection is given up
 MAX_ATTEMPTS = 5         # connections per download; each one after the first must follow progress
@@ -70,7 +76,8 @@ def fetch(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | No
     `sha256`: the file's known digest; `hash_prefix`: the leading hex digits of it (torch hub's
     file-name convention). Without either, the digest of this first download is recorded and later
     uses are checked against it. `timeout`: seconds without data before giving up (default 60, or
-    $STYLEGAN_TIMEOUT).
+    $STYLEGAN_TIMEOUT). Processes that fetch the same file at once (torchrun) download it once: the
+    others wait for it.
     """
     if dest.is_file():
         return verify_cached(dest, sha256)
@@ -80,10 +87,42 @@ def fetch(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | No
                            f"and copy it to that path")
     if timeout is None:
         timeout = float(os.environ.get("STYLEGAN_TIMEOUT", DEFAULT_TIMEOUT))
-    part = dest.with_name(dest.name + ".part")
-    meta = dest.with_name(dest.name + ".part.json")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        lock = _lock(dest)
+    except OSError as exc:
+        raise DownloadError(f"{url}: cannot write to the cache {dest.parent} ({_one_line(exc)}); set "
+                            f"STYLEGAN_CACHE to a writable folder") from None
+    with lock:
+        if dest.is_file():   # another process finished it while this one waited
+            return verify_cached(dest, sha256)
+        _fetch_unlocked(url, dest, sha256, hash_prefix, timeout, progress)
+    return dest
+
+
+@contextlib.contextmanager
+def _lock(dest: Path):
+    """Hold an exclusive lock on `dest` (a file under `$STYLEGAN_CACHE/locks`, kept for the next
+    process); without fcntl (Windows) nothing is locked."""
+    if fcntl is None:
+        yield
+        return
+    folder = cache_root() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{dest.parent.name}-{dest.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _fetch_unlocked(url: str, dest: Path, sha256: str | None, hash_prefix: str | None, timeout: float,
+                    progress: bool) -> None:
+    part = dest.with_name(dest.name + ".part")
+    meta = dest.with_name(dest.name + ".part.json")
+    record = digest_path(dest).with_name(digest_path(dest).name + ".tmp")
+    try:
         _download(url, part, meta, timeout, progress)
         digest = sha256_of(part)
         if sha256 and digest != sha256.lower():
@@ -91,17 +130,15 @@ def fetch(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | No
         if hash_prefix and not digest.startswith(hash_prefix.lower()):
             raise DownloadError(f"{url}: hash mismatch: SHA-256 {digest} does not start with {hash_prefix} "
                                 f"as its file name says")
-        record = digest_path(dest).with_name(digest_path(dest).name + ".tmp")
         record.write_text(digest + "\n")
         os.replace(record, digest_path(dest))
         os.replace(part, dest)
         meta.unlink(missing_ok=True)
     except Exception as exc:
-        _remove(part, meta, digest_path(dest).with_name(digest_path(dest).name + ".tmp"))
+        _remove(part, meta, record)
         if isinstance(exc, DownloadError):
             raise
         raise DownloadError(f"{url}: cannot write {dest} ({exc.__class__.__name__}: {_one_line(exc)})") from None
-    return dest
 
 
 def _one_line(text: object) -> str:
@@ -128,6 +165,10 @@ def _download(url: str, part: Path, meta: Path, timeout: float, progress: bool) 
         for attempt in range(MAX_ATTEMPTS):
             offset = part.stat().st_size if part.is_file() else 0
             response = _open(url, offset, validator, timeout)
+            if response is None:
+                part.unlink()
+                validator = None
+                continue
             with response:
                 if response.status == 200 and offset:
                     offset = 0   # the server ignored the range or the file changed: start over
@@ -155,7 +196,8 @@ def _download(url: str, part: Path, meta: Path, timeout: float, progress: bool) 
 
 
 def _open(url: str, offset: int, validator: str | None, timeout: float):
-    """The server's response to a GET of `url` from byte `offset`."""
+    """The server's response to a GET of `url` from byte `offset` (None when the server has nothing
+    past `offset`)."""
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -167,7 +209,7 @@ def _open(url: str, offset: int, validator: str | None, timeout: float):
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 416 and offset:
-            raise DownloadError(f"{url}: size mismatch: the server has no bytes past {offset}") from None
+            return None   # nothing past what we hold (a complete leftover?): the caller starts over
         reason = "too many redirects (a redirect loop?)" if 300 <= exc.code < 400 else _one_line(exc.reason)
         raise DownloadError(f"{url}: HTTP {exc.code} {reason}") from None
     except urllib.error.URLError as exc:
