@@ -160,9 +160,9 @@ def _download(url: str, part: Path, meta: Path, timeout: float, progress: bool) 
     validator = json.loads(meta.read_text()).get("validator") if meta.is_file() and part.is_file() else None
     if part.is_file() and not validator:
         part.unlink()   # a leftover we cannot safely continue
-    bar, total, announced = None, None, None
+    bar, total = None, None
     try:
-        for attempt in range(MAX_ATTEMPTS):
+        for _ in range(MAX_ATTEMPTS):
             offset = part.stat().st_size if part.is_file() else 0
             response = _open(url, offset, validator, timeout)
             if response is None:
@@ -172,8 +172,8 @@ def _download(url: str, part: Path, meta: Path, timeout: float, progress: bool) 
             with response:
                 if response.status == 200 and offset:
                     offset = 0   # the server ignored the range or the file changed: start over
-                announced = _length(response)
-                total = offset + announced if announced is not None else None
+                length = _length(response)
+                total = offset + length if length is not None else None
                 validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
                 meta.write_text(json.dumps({"url": url, "validator": validator}))
                 if bar is None:
