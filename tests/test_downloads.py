@@ -448,3 +448,13 @@ def test_processes_fetching_the_same_file_at_once_download_it_once(cache, server
     for thread in threads:
         thread.join()
     assert not errors and results == [NETWORK.read_bytes()] * 4 and len(server.requests) == 1
+
+
+def test_the_missing_weights_message_says_how_to_download(cache, monkeypatch):
+    from stylegan.nets import load_inception_net
+
+    with pytest.raises(weight_files.WeightsMissingError) as err:
+        load_inception_net()
+    message = str(err.value)
+    assert "fetch pt_inception-2015-12-05-6726825d.pth" in message and "--download-weights" in message
+    assert "STYLEGAN_DOWNLOAD=1" in message and "\n" not in message
