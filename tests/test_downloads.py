@@ -181,14 +181,19 @@ def test_a_dropped_connection_is_resumed_with_a_range_request(cache, server):
     assert cache_files(cache) == sorted([f"networks/{path.name}", f"networks/{path.name}.sha256"])
 
 
-def test_an_interrupted_download_resumes_where_it_stopped(cache, server):
-    url = server.url("files", "net.pkl")
-    dest = network_cache_path(url)
-    data = NETWORK.read_bytes()
+def _leftover(url: str, size: int):
+    """What a killed run leaves behind: the first `size` bytes in NAME.part and the server's ETag."""
+    dest, data = network_cache_path(url), NETWORK.read_bytes()
     dest.parent.mkdir(parents=True)
-    dest.with_name(dest.name + ".part").write_bytes(data[:1000])   # what a killed run leaves behind
+    dest.with_name(dest.name + ".part").write_bytes(data[:size])
     etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
     dest.with_name(dest.name + ".part.json").write_text(json.dumps({"url": url, "validator": etag}))
+    return dest, data, etag
+
+
+def test_an_interrupted_download_resumes_where_it_stopped(cache, server):
+    url = server.url("files", "net.pkl")
+    dest, data, etag = _leftover(url, 1000)
     assert fetch(url, dest, progress=False).read_bytes() == data
     assert server.requests == [("/files/net.pkl", "bytes=1000-", etag)]
     assert cache_files(cache) == sorted([f"networks/{dest.name}", f"networks/{dest.name}.sha256"])
@@ -422,12 +427,7 @@ def test_ctrl_c_keeps_the_partial_file_and_the_next_run_resumes_it(cache, server
 
 def test_a_complete_leftover_is_downloaded_again(cache, server):
     url = server.url("files", "net.pkl")
-    dest = network_cache_path(url)
-    data = NETWORK.read_bytes()
-    dest.parent.mkdir(parents=True)
-    dest.with_name(dest.name + ".part").write_bytes(data)   # killed between the last byte and the rename
-    etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
-    dest.with_name(dest.name + ".part.json").write_text(json.dumps({"url": url, "validator": etag}))
+    dest, data, _ = _leftover(url, len(NETWORK.read_bytes()))   # killed between the last byte and the rename
     assert fetch(url, dest, progress=False).read_bytes() == data
     assert [r[1] for r in server.requests] == [f"bytes={len(data)}-", None]
 
