@@ -86,7 +86,11 @@ def fetch(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | No
                            f"STYLEGAN_OFFLINE=1): download it where there is network (`stylegan download`) "
                            f"and copy it to that path")
     if timeout is None:
-        timeout = float(os.environ.get("STYLEGAN_TIMEOUT", DEFAULT_TIMEOUT))
+        try:
+            timeout = float(os.environ.get("STYLEGAN_TIMEOUT", DEFAULT_TIMEOUT))
+        except ValueError:
+            raise DownloadError(f"STYLEGAN_TIMEOUT={os.environ['STYLEGAN_TIMEOUT']!r}: give a number of "
+                                f"seconds") from None
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         lock = _lock(dest)
