@@ -19,6 +19,7 @@ from .. import formats
 from ..builtin import DEMO, PREFIX, has_demo
 from ..edit import load_direction
 from ..errors import InputError, StyleGANError
+from ..hub import is_url, zoo
 from ..io import read_image, save_png
 from ..latent import load_ws, save_ws, style_ranges
 from ..project import project
@@ -61,7 +62,9 @@ class Session:
 
     @staticmethod
     def _name(name: str) -> str:
-        return name if str(name).startswith(PREFIX) else str(Path(name).expanduser().resolve())
+        if str(name).startswith(PREFIX) or is_url(name) or zoo.find(name) is not None:
+            return str(name)  # downloaded into the cache by formats.load; only those given at start are offered
+        return str(Path(name).expanduser().resolve())
 
     def check_path(self, path: str | Path) -> Path:
         """The resolved path (symlinks followed), if it lies inside a folder the studio may read."""
