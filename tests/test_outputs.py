@@ -297,6 +297,8 @@ def test_help_and_argument_errors_import_no_torch():
             "from click.testing import CliRunner\n"
             "r = CliRunner().invoke(stylegan.cli.cli, ['generate', '--no-such-flag'])\n"
             "assert r.exit_code == 2, r.output\n"
+            "r = CliRunner().invoke(stylegan.cli.cli, ['generate', '--seeds', '1-x'])\n"
+            "assert r.exit_code == 1 and 'cannot parse seeds' in r.output, r.output\n"
             "for verb in stylegan.cli.cli.commands:\n"
             "    CliRunner().invoke(stylegan.cli.cli, [verb, '--help'])\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'scipy', 'PIL'))\n"

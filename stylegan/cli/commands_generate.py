@@ -38,8 +38,6 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
     Under `torchrun --nproc-per-node N` each process renders its share of the seeds (on cuda:LOCAL_RANK
     when GPUs are present) and the files are the same as with one process.
     """
-    import torch
-    from ..bulk import distributed_env, image_name
     if sum(v is not None for v in (seeds, projected_w, settings_file)) != 1:
         raise StyleGANError("give either --seeds or --projected-w (or --settings), one of them")
     if settings_file is not None:
@@ -51,8 +49,10 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         raise StyleGANError("--seeds is empty")
     if batch_size < 1:
         raise StyleGANError(f"--batch must be at least 1, got {batch_size}")
-    rank, world_size, local_rank = distributed_env()
     grid_shape = parse_grid(grid)
+    import torch
+    from ..bulk import distributed_env, image_name
+    rank, world_size, local_rank = distributed_env()
     if grid_shape and (world_size > 1 or out_format == "zip"):
         raise StyleGANError("--grid needs a single process writing PNG files")
     out = Path(outdir)
