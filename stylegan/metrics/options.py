@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..nets import InceptionV3, VGG16, load_inception_net, load_vgg16_net
-from ..train.dataset import ImageDataset, ToonFacesDataset, open_dataset
+from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from .stats import cache_dir
 
 

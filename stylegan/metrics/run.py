@@ -12,7 +12,7 @@ import torch
 from .. import formats
 from ..errors import InputError
 from ..formats import nvidia_pkl
-from ..train.dataset import is_builtin
+from ..data.dataset import is_builtin
 from .options import MetricOptions
 from .registry import calc_metric, format_table, report_metric
 

@@ -12,7 +12,7 @@ import torch
 
 from ..errors import InputError
 from . import distributed
-from .dataset import is_builtin, parse_builtin
+from ..data.dataset import is_builtin, parse_builtin
 from .loop import training_loop
 from .options import TrainOptions, run_dir_name
 from .snapshot import latest_snapshot
