@@ -138,6 +138,17 @@ def network_names(path: str | Path) -> list[str]:
     return [k for k in nvidia_pkl.NETWORK_KEYS if data.get(k) is not None]
 
 
+def recorded_training_set(path: str | Path) -> dict | None:
+    """The dataset options (`training_set_kwargs`) an official training snapshot recorded; None for files
+    that record none."""
+    path = builtin.resolve(path)
+    if detect_format(path) != "nvidia-pkl":
+        return None
+    with open(path, "rb") as f:
+        recorded = nvidia_pkl.read_pickle(f).get("training_set_kwargs")
+    return dict(recorded) if isinstance(recorded, dict) else None
+
+
 def save(nets: nn.Module | dict[str, nn.Module], path: str | Path, extra: dict | None = None) -> None:
     """Save a network (stored as 'G_ema' for generators, 'D' for discriminators) or a dict of them,
     in the native format, atomically."""
