@@ -13,8 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..ops import FullyConnectedLayer
-from ..ops.conv import modulated_conv2d_v3
+from ..ops import FullyConnectedLayer, normalized_modulated_conv2d
 from ..ops.filtered_lrelu import filtered_lrelu
 from ..precision import layer_dtype
 from .common import GeneratorBase, check_ws
@@ -199,9 +198,9 @@ class SynthesisLayer(nn.Module):
         if self.is_torgb:
             styles = styles * (1 / np.sqrt(self.in_channels * self.conv_kernel ** 2))
         dtype = layer_dtype(self.use_fp16, precision, x.device, force_fp32)
-        x = modulated_conv2d_v3(x.to(dtype), self.weight, styles,
-                                padding=self.conv_kernel - 1, demodulate=not self.is_torgb, input_gain=input_gain,
-                                bias=self.bias, fused=fused_modconv)
+        x = normalized_modulated_conv2d(x.to(dtype), self.weight, styles, padding=self.conv_kernel - 1,
+                                        demodulate=not self.is_torgb, input_gain=input_gain, bias=self.bias,
+                                        fused=fused_modconv)
         if dtype == torch.bfloat16 and x.device.type == "cpu":
             x = x.float()  # oneDNN has fast bf16 convolutions but slow bf16 depthwise filters
         gain = 1 if self.is_torgb else np.sqrt(2)

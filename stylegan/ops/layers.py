@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .bias_act import bias_act, default_gain
-from .conv import conv2d_resample
+from .resample_conv import conv2d_resample
 from .upfirdn2d import setup_filter
 
 
