@@ -13,7 +13,6 @@ from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
 from ..precision import layer_dtype
 from .common import NOISE_MODES, GeneratorBase, check_resolution, check_ws, per_layer_noise
-from .mapping import MappingNetwork
 
 def channels_table(img_resolution: int, channel_base: int, channel_max: int,
                    channels: dict | None = None, lowest: int = 4) -> dict[int, int]:
@@ -264,15 +263,7 @@ class Generator(GeneratorBase):
     """StyleGAN2 generator: G(z, c) = G.synthesis(G.mapping(z, c))."""
 
     generation = 2
+    synthesis_class = SynthesisNetwork
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
-                 mapping_kwargs: dict | None = None, **synthesis_kwargs):
-        super().__init__()
-        synthesis_kwargs = {**synthesis_kwargs.pop("synthesis_kwargs", {}), **synthesis_kwargs}
-        mapping_kwargs = dict(mapping_kwargs or {})
-        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                     **synthesis_kwargs)
-        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws, **mapping_kwargs)
-        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                                **{**synthesis_kwargs, "channels": synthesis.channels}))
+    def synthesis_config(self) -> dict:
+        return {"channels": self.synthesis.channels}

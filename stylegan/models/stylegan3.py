@@ -17,7 +17,6 @@ from ..ops import FullyConnectedLayer, normalized_modulated_conv2d
 from ..ops.filtered_lrelu import filtered_lrelu
 from ..precision import layer_dtype
 from .common import GeneratorBase, check_ws
-from .mapping import MappingNetwork
 
 
 def design_lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float,
@@ -290,15 +289,8 @@ class Generator(GeneratorBase):
     """StyleGAN3 generator: G(z, c) = G.synthesis(G.mapping(z, c)); 2 mapping layers by default."""
 
     generation = 3
+    synthesis_class = SynthesisNetwork
+    mapping_defaults = {"num_layers": 2}
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
-                 mapping_kwargs: dict | None = None, **synthesis_kwargs):
-        super().__init__()
-        mapping_kwargs = {"num_layers": 2, **(mapping_kwargs or {})}
-        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                     **synthesis_kwargs)
-        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws, **mapping_kwargs)
-        synthesis_kwargs.update(input_spec=synthesis.input_spec, layer_specs=synthesis.layer_specs)
-        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                                **synthesis_kwargs))
+    def synthesis_config(self) -> dict:
+        return {"input_spec": self.synthesis.input_spec, "layer_specs": self.synthesis.layer_specs}

@@ -11,10 +11,13 @@ from .upfirdn2d import setup_filter
 
 
 class FullyConnectedLayer(nn.Module):
-    """Linear layer with equalized learning rate, an lr multiplier, and a fused activation."""
+    """Linear layer with equalized learning rate, an lr multiplier, and a fused activation.
+
+    `gain` multiplies the run-time weight scale (StyleGAN1 puts the activation's gain there).
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "linear",
-                 lr_multiplier: float = 1.0, weight_init: float = 1.0, bias_init=0.0):
+                 lr_multiplier: float = 1.0, weight_init: float = 1.0, bias_init=0.0, gain: float = 1.0):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -22,7 +25,7 @@ class FullyConnectedLayer(nn.Module):
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) * (weight_init / lr_multiplier))
         bias_init = np.broadcast_to(np.asarray(bias_init, dtype=np.float32), [out_features])
         self.bias = nn.Parameter(torch.from_numpy(bias_init / lr_multiplier)) if bias else None
-        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        self.weight_gain = gain * lr_multiplier / np.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
