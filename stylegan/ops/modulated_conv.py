@@ -11,19 +11,9 @@ from .resample_conv import conv2d_resample
 from .upfirdn2d import Padding
 
 
-def modulated_conv2d(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    styles: torch.Tensor,
-    noise: torch.Tensor | None = None,
-    up: int = 1,
-    down: int = 1,
-    padding: Padding = 0,
-    resample_filter: torch.Tensor | None = None,
-    demodulate: bool = True,
-    flip_weight: bool = True,
-    fused_modconv: bool = True,
-) -> torch.Tensor:
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None = None,
+                     up: int = 1, down: int = 1, padding: Padding = 0, resample_filter: torch.Tensor | None = None,
+                     demodulate: bool = True, flip_weight: bool = True, fused_modconv: bool = True) -> torch.Tensor:
     """StyleGAN2 modulated convolution: scale input channels by `styles` [N, I], convolve, demodulate.
 
     The fused path folds the per-sample styles into the weights and runs one grouped convolution; the
@@ -69,16 +59,9 @@ def modulated_conv2d(
     return x
 
 
-def normalized_modulated_conv2d(
-    x: torch.Tensor,
-    w: torch.Tensor,
-    s: torch.Tensor,
-    demodulate: bool = True,
-    padding: Padding = 0,
-    input_gain: torch.Tensor | None = None,
-    bias: torch.Tensor | None = None,
-    fused: bool = True,
-) -> torch.Tensor:
+def normalized_modulated_conv2d(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, demodulate: bool = True,
+                                padding: Padding = 0, input_gain: torch.Tensor | None = None,
+                                bias: torch.Tensor | None = None, fused: bool = True) -> torch.Tensor:
     """Modulated convolution on RMS-normalised weights and styles (StyleGAN3's layers), where
     `input_gain` ([], [I] or [N, I]) scales the input channels (the inverse input magnitude).
     `bias` [O] is added to the output inside the convolution. `fused=False` scales the activations before
