@@ -1,4 +1,4 @@
-"""Checkpoint reading and writing. `load` recognises a file by its content, never by its name.
+"""Checkpoint reading and writing; `load` recognises a file by its content, never by its name.
 
 Formats read: NVIDIA network pickles of the PyTorch era ('nvidia-pkl') and of the TensorFlow era
 ('nvidia-tf', StyleGAN1 and StyleGAN2), stylegan native files ('native'), rosinality/stylegan2-pytorch

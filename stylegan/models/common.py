@@ -87,7 +87,7 @@ class GeneratorBase(nn.Module):
         self.num_ws = self.synthesis.num_ws
         self.config = jsonable(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
                                     img_channels=img_channels, mapping_kwargs=mapping_kwargs, **(extra_config or {}),
-                                    **synthesis_kwargs, **self.synthesis_config()))
+                                    **{**synthesis_kwargs, **self.synthesis_config()}))
 
     def mapping_options(self, mapping_kwargs: dict, z_dim: int, synthesis_kwargs: dict) -> dict:
         """The MappingNetwork options for the stored mapping options (here: the same)."""

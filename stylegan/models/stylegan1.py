@@ -8,6 +8,9 @@ by the 3x3 convolution, then a [1, 2, 1] blur; at 128² and above the original f
 transposed convolution, which applies the stored kernel flipped in space, and so do we.
 The networks keep the progressive-growing state `lod` (0 for finished networks): at lod > 0 the output
 blends the two current resolutions and is upscaled to full size, as the original's recursive graph does.
+The mapping network and the dense layers are the shared ones (`models.mapping`, `ops.FullyConnectedLayer`)
+with the gain in the weights; the convolutions stay here, for the original's nearest/box resampling and
+its flipped fused upsampling.
 
 `flavor='mmgen'` reproduces MMGeneration's re-implementation instead, which differs in three places:
 z normalised as x / (||x|| / sqrt(C) + 1e-6), instance-norm epsilon 1e-5, and a leaky ReLU (with the

@@ -1,4 +1,4 @@
-"""Differentiable building blocks in plain PyTorch: no compiled extension, CPU and CUDA alike."""
+"""Differentiable building blocks in plain PyTorch (no compiled extension), with their plain reference forms."""
 from .bias_act import bias_act, default_gain
 from .layers import Conv2dLayer, FullyConnectedLayer
 from .modulated_conv import modulated_conv2d, normalized_modulated_conv2d
