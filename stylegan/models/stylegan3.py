@@ -15,7 +15,7 @@ from torch import nn
 from ..errors import InputError
 from ..ops import FullyConnectedLayer, normalized_modulated_conv2d
 from ..ops.filtered_lrelu import filtered_lrelu
-from ..precision import layer_dtype
+from ..precision import activation_format, layer_dtype, modconv_fused
 from .common import GeneratorBase, check_ws
 
 
@@ -252,20 +252,22 @@ class SynthesisNetwork(nn.Module):
             self.layer_names.append(name)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool | None = None,
-                update_emas: bool = False, fused_modconv: bool = True,
+                update_emas: bool = False, fused_modconv: bool | str | None = True,
                 input_transform: torch.Tensor | None = None) -> torch.Tensor:
         """Render ws. StyleGAN3 has no noise inputs; `noise_mode` is accepted for a common interface.
 
-        `force_fp32` as in StyleGAN2; `fused_modconv=False` runs one shared convolution per layer (any
-        batch size, as exporters need); `input_transform` [3, 3] replaces `input.transform` for this call.
+        `force_fp32` as in StyleGAN2; `fused_modconv` follows `precision.modconv_fused` with fused as the
+        default (on the CPU too: one sample then runs as a plain convolution); False runs one shared
+        convolution per layer (any batch size, as exporters need); `input_transform` [3, 3] replaces
+        `input.transform` for this call.
         """
         if noise_mode not in ("const", "random", "none"):
             raise InputError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32).unbind(dim=1)
+        fused_modconv = modconv_fused(fused_modconv, True, ws[0].device, self.training)
         x = self.input(ws[0], input_transform)
-        if x.device.type == "cpu":
-            # oneDNN's depthwise and transposed convolutions (the filters) are much faster channels-last.
-            x = x.contiguous(memory_format=torch.channels_last)
+        if x.device.type == "cpu":  # the layout of precision.activation_format; on CUDA the official one stays
+            x = x.contiguous(memory_format=activation_format(x.device, x.dtype, False))
         for name, w in zip(self.layer_names, ws[1:]):
             x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas, precision=self.precision,
                                     fused_modconv=fused_modconv)
