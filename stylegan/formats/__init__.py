@@ -145,7 +145,7 @@ def network_names(path: str | Path) -> list[str]:
 def recorded_training_set(path: str | Path) -> dict | None:
     """The dataset options (`training_set_kwargs`) an official training snapshot recorded; None for files
     that record none."""
-    path = builtin.resolve(path)
+    path = resolve_network(path)
     if detect_format(path) != "nvidia-pkl":
         return None
     with open(path, "rb") as f:
