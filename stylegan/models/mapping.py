@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..ops import FullyConnectedLayer, bias_act, default_gain
+from ..ops import FullyConnectedLayer, default_gain
 
 LATENT_NORMS = ("rms", "l2", None)
 
@@ -63,11 +63,10 @@ class MappingNetwork(nn.Module):
         if c_dim > 0:
             self.embed = (nn.Linear(c_dim, embed_features, bias=False) if label_concat
                           else FullyConnectedLayer(c_dim, embed_features))
-        layer_activation = "linear" if gain_in_weights else activation
-        gain = default_gain(activation) if gain_in_weights else 1.0
+        gain, act_gain = (default_gain(activation), 1.0) if gain_in_weights else (1.0, None)
         for idx in range(num_layers):
-            layer = FullyConnectedLayer(features[idx], features[idx + 1], activation=layer_activation,
-                                        lr_multiplier=lr_multiplier, gain=gain)
+            layer = FullyConnectedLayer(features[idx], features[idx + 1], activation=activation,
+                                        lr_multiplier=lr_multiplier, gain=gain, act_gain=act_gain)
             setattr(self, f"fc{idx}", layer)
         if num_ws is not None and w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros([w_dim]))
@@ -104,8 +103,6 @@ class MappingNetwork(nn.Module):
             x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
-            if self.gain_in_weights:
-                x = bias_act(x, act=self.activation, gain=1)
         if update_emas and self.w_avg_beta is not None:
             self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is not None:

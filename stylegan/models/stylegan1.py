@@ -351,14 +351,15 @@ class DiscriminatorEpilogue(nn.Module):
         mbstd = mbstd_group_size > 1
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_features) if mbstd else None
         self.conv = EqualConv2d(in_channels + (mbstd_num_features if mbstd else 0), in_channels, 3, bias=True)
-        self.fc = FullyConnectedLayer(in_channels * 16, dense_features, gain=SQRT2)
+        self.fc = FullyConnectedLayer(in_channels * 16, dense_features, activation=activation, gain=SQRT2,
+                                      act_gain=1.0)
         self.out = FullyConnectedLayer(dense_features, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = activate(self.conv(x), self.activation)
-        return self.out(activate(self.fc(x.flatten(1)), self.activation))
+        return self.out(self.fc(x.flatten(1)))
 
 
 class Discriminator(nn.Module):
