@@ -31,7 +31,7 @@ def dataset(source: str, dest: str | None, resolution: str | None, transform: st
     image is); unreadable, truncated, too small or differently sized files are skipped. A summary of
     what was converted and skipped is printed at the end. Nothing is left behind if the run stops early.
     """
-    from ..train.dataset_tool import format_summary, make_dataset
+    from ..data.dataset_tool import format_summary, make_dataset
     if dest is None:
         check_outputs(["."])
     elif dest.lower().endswith(".zip"):
