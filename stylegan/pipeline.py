@@ -22,13 +22,13 @@ import PIL.Image
 import torch
 
 from . import __version__
-from .edit import apply_direction, load_direction
+from .edit import apply_direction
 from .errors import InputError
 from .figures import labeled_grid
 from .formats import load as load_network
 from .generate import render
-from .io import atomic_path, save_png
-from .latent import blend, load_ws, resolve_layers, save_ws, seeds_to_ws, truncate
+from .io import atomic_path, load_direction, load_ws, save_png, save_ws, split_index
+from .latent import blend, resolve_layers, seeds_to_ws, truncate
 from .project import project
 
 if sys.version_info >= (3, 11):
@@ -66,8 +66,8 @@ def _path(ctx: Context, name: str) -> Path:
 
 def _direction_spec(base: Path, spec: str) -> str:
     """'dirs.npz:3' with the file resolved against the recipe's folder."""
-    head, sep, tail = spec.rpartition(":")
-    return f"{_resolve(base, head)}:{tail}" if sep and tail.isdigit() else str(_resolve(base, spec))
+    path, index = split_index(spec)
+    return str(_resolve(base, str(path))) + ("" if index is None else f":{index}")
 
 
 def _source_ws(ctx: Context, network: str, source: str | int) -> torch.Tensor:

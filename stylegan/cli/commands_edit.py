@@ -13,7 +13,7 @@ from .. import formats, video
 from ..errors import StyleGANError
 from ..figures import labeled_grid
 from ..generate import render
-from ..io import save_png
+from ..io import load_direction, save_directions, save_png
 from ..latent import resolve_layers
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
@@ -24,7 +24,7 @@ def directions() -> None:
 
 
 def _report(d: editing.Directions, out: str) -> None:
-    editing.save_directions(d, out)
+    save_directions(out, d.directions, d.scales, d.values, d.method)
     click.echo(f"{out}: {len(d.directions)} {d.method} direction(s)")
     for i in range(min(8, len(d.directions))):
         click.echo(f"  {i:>3}  value {d.values[i]:.4g}  unit {d.scales[i]:.4g}")
@@ -75,7 +75,7 @@ def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out,
     """InterFaceGAN: a linear boundary fitted to per-seed scores or labels."""
     G = formats.load(network, device=resolve_device(device))
     seeds, values = editing.read_scores(scores)
-    others = [editing.load_direction(c, G.w_dim)[0] for c in conditions]
+    others = [load_direction(c, G.w_dim)[0] for c in conditions]
     _report(editing.interfacegan(G, seeds, values, ratio, classifier, others, class_idx), out)
 
 
@@ -107,7 +107,7 @@ def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, s
         raise StyleGANError("give either --seeds or --projected-w")
     G = gen.load()
     ws, labels = gen.sources(G, seeds or projected_w)
-    vector, unit = editing.load_direction(direction, G.w_dim)
+    vector, unit = load_direction(direction, G.w_dim)
     layers = resolve_layers(G, layer_spec)
     strengths = parse_strengths(strength)
     rows = []

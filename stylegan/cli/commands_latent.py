@@ -10,8 +10,8 @@ import torch
 from .. import figures, video
 from ..errors import StyleGANError
 from ..io import make_grid, save_png
-from ..latent import parse_seeds, resolve_layers, seeds_to_ws, style_ranges
-from .common import GeneratorOptions, cli, generator_options, parse_grid, sources_to_ws, user_errors
+from ..latent import parse_seeds, resolve_layers, seeds_to_ws, sources_to_ws, style_ranges
+from .common import GeneratorOptions, cli, generator_options, parse_grid, user_errors
 
 @cli.command()
 @generator_options
