@@ -141,14 +141,14 @@ def decode_image(source: str | Path | bytes, channels: int | None = 3) -> tuple[
                 if image.format == "JPEG":
                     damage = _jpeg_damage(data)
                     if damage is not None:
-                        raise InputError(f"{name}: damaged JPEG, {damage}")
+                        raise InputError(f"{name}: not a readable image, damaged JPEG: {damage}")
                 return _to_8bit(image, channels)
     except InputError:
         raise
     except PIL.UnidentifiedImageError:
-        raise InputError(f"{name}: not an image (or a damaged one)") from None
+        raise InputError(f"{name}: not a readable image (not an image, or a damaged one)") from None
     except Exception as exc:  # damaged data surfaces from the decoders as many exception types and warnings
-        raise InputError(f"{name}: damaged image ({str(exc) or type(exc).__name__})") from None
+        raise InputError(f"{name}: not a readable image, damaged ({str(exc) or type(exc).__name__})") from None
 
 
 def _to_8bit(image: PIL.Image.Image, channels: int | None) -> tuple[PIL.Image.Image, str | None]:
@@ -331,14 +331,25 @@ def load_noise(path: str | Path, G) -> list[torch.Tensor]:
     return out
 
 
-def read_json(path: str | Path, kind: str = "JSON") -> Any:
-    """The value of a JSON file; a missing or damaged file is an InputError naming it."""
+def read_text(path: str | Path, kind: str = "text") -> str:
+    """The UTF-8 text of a file; a missing, unreadable or non-UTF-8 file is an InputError naming it."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such {kind} file") from None
-    except (OSError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a {kind} file (not UTF-8 text at byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read this {kind} file ({exc.strerror or exc})") from None
+
+
+def read_json(path: str | Path, kind: str = "JSON") -> Any:
+    """The value of a JSON file; a missing or damaged file is an InputError naming it."""
+    text = read_text(path, kind)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
         raise InputError(f"{path}: not a readable {kind} file ({exc})") from None
 
 

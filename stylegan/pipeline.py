@@ -27,9 +27,9 @@ from .errors import InputError
 from .figures import labeled_grid
 from .formats import load as load_network
 from .generate import render
-from .io import atomic_path, load_direction, load_ws, save_png, save_ws, split_index
+from .io import atomic_path, load_direction, load_ws, read_text, save_png, save_ws, split_index
 from .latent import blend, resolve_layers, seeds_to_ws, truncate
-from .project import project
+from .project import project_image
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -127,15 +127,8 @@ def step_resize(ctx: Context, state: State, size: int) -> State:
 def step_project(ctx: Context, state: State, network: str, space: str = "w+", steps: int = 300,
                  loss: str = "pixel+msssim", method: str = "image2stylegan", seed: int = 303) -> State:
     """Project the picture into another network (centre-cropped and resized to its resolution)."""
-    G = ctx.networks[network]
-    image = PIL.Image.fromarray(state.image[:, :, 0] if state.image.shape[2] == 1 else state.image)
-    image = image.convert("L" if G.img_channels == 1 else "RGB")
-    s = min(image.size)
-    image = image.crop(((image.size[0] - s) // 2, (image.size[1] - s) // 2, (image.size[0] + s) // 2,
-                        (image.size[1] + s) // 2)).resize((G.img_resolution,) * 2, PIL.Image.LANCZOS)
-    target = np.asarray(image)
-    target = target[:, :, None] if target.ndim == 2 else target
-    result = project(G, target, method=method, space=space, loss=loss, num_steps=steps, seed=seed, progress=False)
+    _, result = project_image(ctx.networks[network], state.image, method=method, space=space, loss=loss,
+                              num_steps=steps, seed=seed, progress=False)
     return _rendered(ctx, network, result.ws)
 
 
@@ -163,9 +156,7 @@ STEPS: dict[str, Callable[..., State]] = {
 def read_recipe(path: str | Path) -> tuple[dict, list[int]]:
     """A recipe dict from TOML (or YAML when PyYAML is installed) and the line number of every step."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such recipe")
-    text = path.read_text()
+    text = read_text(path, "recipe")
     if path.suffix in (".yaml", ".yml"):
         try:
             import yaml

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 import torch
 
 from ..builtin import DEMO
@@ -12,34 +11,11 @@ from .. import formats, video
 from ..errors import StyleGANError
 from ..figures import labeled_grid
 from ..generate import render
-from ..io import atomic_path, read_image, save_png
+from ..io import save_png
 from ..latent import crossover as crossover_ws, expression as expression_ws, interpolate, resolve_layers, save_ws
 from ..nets import WeightsMissingError, load_vgg16_net
-from ..perceptual import lpips_between
-from ..project import METHODS, project, psnr
+from ..project import METHODS, image_files, project_files
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-def _targets(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise StyleGANError(f"{path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
-        return files
-    if not path.exists():
-        raise StyleGANError(f"{path}: no such image or folder")
-    return [path]
-
-
-def _save_noise(path: Path, G, noise: list[torch.Tensor]) -> None:
-    names = [f"{name}.noise_const" for name, module in G.synthesis.named_modules()
-             if module in G.synthesis.noise_layers()]
-    arrays = {name: n[0, 0].cpu().numpy() for name, n in zip(names, noise)}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
 
 
 @cli.command("project")
@@ -68,7 +44,7 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
     G, D = nets["G_ema"], nets.get("D")
     if stabilize and not hasattr(G.synthesis, "input"):
         raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
-    files = _targets(Path(target))
+    image_files(target)  # a missing target or an empty folder is refused before VGG16 is looked for
     try:
         vgg_net = load_vgg16_net(vgg)
     except WeightsMissingError:
@@ -76,44 +52,15 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
             raise
         vgg_net = None  # the losses fall back (and say so); the summary has no LPIPS column
     init_value = int(init) if init.isdigit() else init
-    out = Path(outdir)
-    rows = []
-    for file in files:
-        folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
-        if (folder / "projected_w.npz").exists():
-            click.echo(f"{file.name}: already projected, skipping")
-            continue
-        try:
-            image = read_image(file, G.img_resolution, G.img_channels)
-        except StyleGANError as exc:
-            if len(files) == 1:
-                raise
-            click.echo(f"{file.name}: skipped, {exc}")
-            rows.append((file.name, float("nan"), float("nan"), float("nan")))
-            continue
-        steps = num_steps or METHODS[method]["num_steps"]
-        result = project(G, image, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
+    rows = project_files(G, target, outdir, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
                          init=init_value, optimize_noise=False if no_noise else None, seed=seed,
-                         class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize,
-                         keep_every=max(1, steps // 100))
-        kwargs = {"noise": result.noise} if result.noise is not None else {}
-        proj = render(G, result.ws, **kwargs)[0]
-        save_png(image, folder / "target.png")
-        save_png(proj, folder / "proj.png")
-        if result.noise is not None:
-            _save_noise(folder / "noise.npz", G, result.noise)
-        if save_video:
-            frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
-            video.write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
-        save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
-        distance = lpips_between(vgg_net, proj, image) if vgg_net is not None and vgg_net.has_lpips else float("nan")
-        rows.append((file.name, result.losses[-1], psnr(proj, image), distance))
-        click.echo(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB, LPIPS {distance:.4f} "
-                   f"-> {folder}")
+                         class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize, save_video=save_video,
+                         report=click.echo)
     if len(rows) > 1:
-        click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}{'LPIPS':>10}")
+        with_lpips = any(distance == distance for *_, distance in rows)  # NaN when LPIPS cannot be computed
+        click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}" + (f"{'LPIPS':>10}" if with_lpips else ""))
         for name, final, value, distance in rows:
-            click.echo(f"{name:<30}{final:>10.4f}{value:>10.2f}{distance:>10.4f}")
+            click.echo(f"{name:<30}{final:>10.4f}{value:>10.2f}" + (f"{distance:>10.4f}" if with_lpips else ""))
 
 
 def _save_strip(images, labels, path: Path) -> None:
