@@ -113,7 +113,7 @@ def _jpeg_damage(data: bytes) -> str | None:
             if not (0xC0 <= follower <= 0xFE) or follower in (0xD8, 0xF0):
                 return f"corrupt image data (invalid marker 0xFF{follower:02X} at offset {pos})"
             break
-    return "truncated (no end-of-image marker)"
+    return "truncated or corrupt (it ends without an end-of-image marker)"
 
 
 def decode_image(source: str | Path | bytes, channels: int | None = 3) -> tuple[PIL.Image.Image, str | None]:
