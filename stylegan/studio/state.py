@@ -108,7 +108,7 @@ def save_settings(path: str | Path, settings: Settings) -> None:
 
 def load_settings(path: str | Path) -> Settings:
     """Read a settings JSON written by the studio."""
-    return Settings.from_dict(read_json(path, "settings"))
+    return Settings.from_dict(read_json(path, "JSON settings"))
 
 
 def adapt(settings: Settings, G: nn.Module) -> Settings:
