@@ -255,10 +255,10 @@ def load_ws(path: str | Path, G=None, device: torch.device | str | None = None) 
     return ws.to(device or "cpu")
 
 
-def split_index(spec: str | Path) -> tuple[Path, int | None]:
-    """'dirs.npz:3' -> (Path('dirs.npz'), 3); a spec without a ':N' suffix -> (Path(spec), None)."""
+def split_index(spec: str | Path) -> tuple[str, int | None]:
+    """'dirs.npz:3' -> ('dirs.npz', 3); a spec without a ':N' suffix -> (spec, None)."""
     head, sep, tail = str(spec).rpartition(":")
-    return (Path(head), int(tail)) if sep and head and tail.isdigit() else (Path(spec), None)
+    return (head, int(tail)) if sep and head and tail.isdigit() else (str(spec), None)
 
 
 def load_directions(path: str | Path, w_dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -284,7 +284,8 @@ def load_directions(path: str | Path, w_dim: int | None = None) -> tuple[np.ndar
 
 def load_direction(spec: str | Path, w_dim: int) -> tuple[np.ndarray, float]:
     """One direction and its strength unit from 'file.npz:index', 'file.npz' (index 0) or 'boundary.npy'."""
-    path, index = split_index(spec)
+    name, index = split_index(spec)
+    path = Path(name)
     directions, scales = load_directions(path, w_dim)
     index = index or 0
     if not 0 <= index < len(directions):

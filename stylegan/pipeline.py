@@ -66,8 +66,8 @@ def _path(ctx: Context, name: str) -> Path:
 
 def _direction_spec(base: Path, spec: str) -> str:
     """'dirs.npz:3' with the file resolved against the recipe's folder."""
-    path, index = split_index(spec)
-    return str(_resolve(base, str(path))) + ("" if index is None else f":{index}")
+    name, index = split_index(spec)
+    return str(_resolve(base, name)) + ("" if index is None else f":{index}")
 
 
 def _source_ws(ctx: Context, network: str, source: str | int) -> torch.Tensor:
