@@ -1,12 +1,13 @@
 """Seconds per projection step through the two public entry points, with the same network and options:
 `stylegan project` and the recipe step `project` of `stylegan pipeline`.
 
-    python -m benchmarks.projection_paths [--network builtin:demo] [--steps 20] [--repeats 2]
+    python -m benchmarks.projection_paths [--network builtin:demo] [--steps 20] [--repeats 2] [--threads 1]
 
 Each entry point runs end to end through its command line. Every step of the optimisation is timed (a
 callback handed to `stylegan.project.project`, wherever the entry point calls it from); the table gives
 the median over the steps after the first two, in wall seconds and in CPU seconds of the process (all
-threads), which depend much less on other load on the machine. Both use Image2StyleGAN's W+ projection
+threads). On a busy machine use `--threads 1`: CPU seconds of one thread hardly depend on other load,
+while several threads burn CPU time waiting for each other when they are descheduled. Both use Image2StyleGAN's W+ projection
 with the pixel + MS-SSIM loss (the recipe step's defaults); runs alternate between the entry points.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import PIL.Image
+import torch
 from click.testing import CliRunner
 
 import stylegan.cli.commands_project  # noqa: F401  (loaded so that its binding of `project` can be timed)
@@ -62,7 +64,10 @@ def main() -> None:
     parser.add_argument("--network", default="builtin:demo")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     per_step: dict[str, list[tuple[float, float]]] = {name: [] for name in ENTRY_POINTS}
     stamps: list[tuple[float, float]] = []
     original, timed = _timed(stamps)
