@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 import stylegan
 from stylegan.cli import cli
+from stylegan.data.dataset_tool import make_dataset
 from stylegan.io import save_directions, save_ws
 from stylegan.studio.state import Settings, save_settings
 
@@ -152,7 +153,7 @@ def test_dataset_skips_and_lists_damaged_images(corpus, tmp_path):
     result = CliRunner().invoke(cli, ["dataset", "--source", str(good), "--dest", str(tmp_path / "d.zip")])
     assert result.exit_code == 0, result.output
     assert f"wrote {len(IMAGE_FORMATS)} images" in result.output
-    summary = stylegan.train.dataset_tool.make_dataset(good, tmp_path / "again.zip", progress=False)
+    summary = make_dataset(good, tmp_path / "again.zip", progress=False)
     assert sorted(n for reason in summary.skipped.values() for n in reason) == sorted(names)
     out = tmp_path / "none.zip"
     result = CliRunner().invoke(cli, ["dataset", "--source", str(bad), "--dest", str(out)])
