@@ -1,8 +1,9 @@
 """Editing directions in W: SeFa, GANSpace, InterFaceGAN, and applying them to chosen layers.
 
-Directions are unit vectors [K, w_dim]. Files: `.npz` with `directions`, `scales` (one unit of strength
-along each direction, e.g. the standard deviation for GANSpace), `values` and `method`; InterFaceGAN
-boundaries are also read and written as `.npy` [1, w_dim], the format of the published boundary files.
+Directions are unit vectors [K, w_dim]. Their files are read and written by `stylegan.io`
+(`load_direction`, `save_directions`): `.npz` with `directions`, `scales` (one unit of strength along each
+direction, e.g. the standard deviation for GANSpace), `values` and `method`; InterFaceGAN boundaries as
+`.npy` [1, w_dim], the format of the published boundary files.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import torch
 from torch import nn
 
 from .errors import InputError
-from .io import atomic_path
 from .latent import class_label, device_of, seeds_to_z
 
 
@@ -202,41 +202,3 @@ def apply_direction(ws: torch.Tensor, direction: torch.Tensor | np.ndarray, stre
     rows = list(range(ws.shape[1])) if layers is None else list(layers)
     out[:, rows] += strength * d
     return out
-
-
-def save_directions(d: Directions, path: str | Path) -> None:
-    """Write directions atomically: .npz (all fields) or, for one direction, .npy [1, w_dim]."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            if path.suffix == ".npy":
-                np.save(f, d.directions[:1])
-            elif path.suffix == ".npz":
-                np.savez(f, directions=d.directions, scales=d.scales, values=d.values, method=d.method)
-            else:
-                raise InputError(f"direction files end in .npz or .npy, got {path.name}")
-
-
-def load_direction(spec: str, w_dim: int) -> tuple[np.ndarray, float]:
-    """One direction and its strength unit from 'file.npz:index', 'file.npz' (index 0) or 'boundary.npy'."""
-    head, sep, tail = spec.rpartition(":")
-    path_text, index = (head, int(tail)) if sep and tail.isdigit() else (spec, 0)
-    path = Path(path_text)
-    if not path.is_file():
-        raise InputError(f"{path}: no such direction file")
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                directions = data["directions"]
-                scales = data["scales"] if "scales" in data.files else np.ones(len(directions))
-        else:
-            directions = np.load(path, allow_pickle=False)
-            directions = directions.reshape(-1, directions.shape[-1])
-            scales = np.ones(len(directions))
-    except (ValueError, KeyError, OSError) as exc:
-        raise InputError(f"{path}: not a readable direction file ({exc})") from None
-    if directions.shape[-1] != w_dim:
-        raise InputError(f"{path}: directions have {directions.shape[-1]} values, this network's w has {w_dim}")
-    if not 0 <= index < len(directions):
-        raise InputError(f"{path}: holds {len(directions)} directions, index {index} is out of range")
-    return directions[index], float(scales[index])

@@ -4,6 +4,7 @@ All functions work on ws tensors [N, num_ws, w_dim] (W+ when rows differ) and on
 """
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -13,7 +14,7 @@ import scipy.interpolate
 import torch
 
 from .errors import InputError
-from .io import atomic_path
+from .io import load_ws, save_ws  # noqa: F401  (the documented home of the ws file functions)
 from .models.mapping import truncate  # noqa: F401 (stylegan.latent.truncate, the public name)
 from .seeds import MAX_SEED, parse_seeds  # noqa: F401 (parse_seeds is part of this module's interface)
 
@@ -193,45 +194,24 @@ def noise_modes(G, layers: Sequence[int], inside: str, outside: str) -> list[str
     return [inside if i in chosen else outside for i in range(len(G.synthesis.noise_layers()))]
 
 
-def save_ws(path: str | Path, ws: torch.Tensor) -> None:
-    """Write ws [N, num_ws, w_dim] atomically: .npz with key 'w' (as the official projector), or .npy."""
-    path = Path(path)
-    array = ws.detach().cpu().numpy().astype(np.float32)
-    if path.suffix not in (".npz", ".npy"):
-        raise InputError(f"ws files end in .npz or .npy, got {path.name}")
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            (np.savez(f, w=array) if path.suffix == ".npz" else np.save(f, array))
+SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")
 
 
-def load_ws(path: str | Path, G=None, device: torch.device | str | None = None) -> torch.Tensor:
-    """Read ws from .npz (key 'w', or the only array) or .npy as [N, num_ws, w_dim].
-
-    A single w ([w_dim] or [1, w_dim]) is broadcast to all rows. With G, the shape is checked against it.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such ws file")
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                keys = list(data.keys())
-                key = "w" if "w" in keys else (keys[0] if len(keys) == 1 else None)
-                if key is None:
-                    raise InputError(f"{path}: expected an array named 'w', found {keys}")
-                array = data[key]
+def sources_to_ws(G: torch.nn.Module, text: str, psi: float = 1.0, cutoff: int | None = None,
+                  class_idx: int | None = None) -> tuple[torch.Tensor, list[str]]:
+    """ws and one label per row for a comma-separated list of seeds/ranges and .npz/.npy ws files
+    ('0-3,me.npz'); seeds are truncated by psi (and cutoff), ws files are used as stored."""
+    ws, labels = [], []
+    for item in text.split(","):
+        if SEED_ITEM.fullmatch(item):
+            seeds = parse_seeds(item)
+            ws.append(seeds_to_ws(G, seeds, psi, cutoff, class_idx))
+            labels += [str(s) for s in seeds]
         else:
-            array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npz/.npy ws file ({exc})") from None
-    ws = torch.from_numpy(np.asarray(array, dtype=np.float32))
-    if G is not None:
-        if ws.ndim == 1 or (ws.ndim == 2 and ws.shape[0] == 1 and ws.shape[1] == G.w_dim):
-            ws = ws.reshape(1, 1, -1).repeat(1, G.num_ws, 1)
-        elif ws.ndim == 2:
-            ws = ws.unsqueeze(0)
-        if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
-            raise InputError(f"{path}: ws of shape {tuple(array.shape)} do not fit this network, which takes "
-                             f"[N, {G.num_ws}, {G.w_dim}] (or a single w of size {G.w_dim})")
-        device = device or device_of(G)
-    return ws.to(device or "cpu")
+            loaded = load_ws(item.strip(), G)
+            ws.append(loaded)
+            stem = Path(item.strip()).stem
+            labels += [stem] if len(loaded) == 1 else [f"{stem}[{i}]" for i in range(len(loaded))]
+    if not ws:
+        raise InputError("no seeds or ws files given")
+    return torch.cat(ws), labels

@@ -23,15 +23,15 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .edit import apply_direction, load_direction
+from .edit import apply_direction
 from .errors import InputError
 from .figures import labeled_grid
 from .formats import load as load_network
 from .generate import render
-from .io import atomic_path, save_png
+from .io import atomic_path, load_direction, load_ws, read_text, save_png, save_ws, split_index
+from .latent import blend, resolve_layers, seeds_to_ws, truncate
 from .outputs import RunRecord, check_outputs, network_identity
-from .latent import blend, load_ws, resolve_layers, save_ws, seeds_to_ws, truncate
-from .project import project
+from .project import project_image
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,8 +68,8 @@ def _path(ctx: Context, name: str) -> Path:
 
 def _direction_spec(base: Path, spec: str) -> str:
     """'dirs.npz:3' with the file resolved against the recipe's folder."""
-    head, sep, tail = spec.rpartition(":")
-    return f"{_resolve(base, head)}:{tail}" if sep and tail.isdigit() else str(_resolve(base, spec))
+    name, index = split_index(spec)
+    return str(_resolve(base, name)) + ("" if index is None else f":{index}")
 
 
 def _source_ws(ctx: Context, network: str, source: str | int) -> torch.Tensor:
@@ -129,15 +129,8 @@ def step_resize(ctx: Context, state: State, size: int) -> State:
 def step_project(ctx: Context, state: State, network: str, space: str = "w+", steps: int = 300,
                  loss: str = "pixel+msssim", method: str = "image2stylegan", seed: int = 303) -> State:
     """Project the picture into another network (centre-cropped and resized to its resolution)."""
-    G = ctx.networks[network]
-    image = PIL.Image.fromarray(state.image[:, :, 0] if state.image.shape[2] == 1 else state.image)
-    image = image.convert("L" if G.img_channels == 1 else "RGB")
-    s = min(image.size)
-    image = image.crop(((image.size[0] - s) // 2, (image.size[1] - s) // 2, (image.size[0] + s) // 2,
-                        (image.size[1] + s) // 2)).resize((G.img_resolution,) * 2, PIL.Image.LANCZOS)
-    target = np.asarray(image)
-    target = target[:, :, None] if target.ndim == 2 else target
-    result = project(G, target, method=method, space=space, loss=loss, num_steps=steps, seed=seed, progress=True)
+    _, result = project_image(ctx.networks[network], state.image, method=method, space=space, loss=loss,
+                              num_steps=steps, seed=seed, progress=True)
     return _rendered(ctx, network, result.ws)
 
 
@@ -165,9 +158,7 @@ STEPS: dict[str, Callable[..., State]] = {
 def read_recipe(path: str | Path) -> tuple[dict, list[int]]:
     """A recipe dict from TOML (or YAML when PyYAML is installed) and the line number of every step."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such recipe")
-    text = path.read_text()
+    text = read_text(path, "recipe")
     if path.suffix in (".yaml", ".yml"):
         try:
             import yaml

@@ -13,6 +13,7 @@ Two published algorithms:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -21,10 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from . import video
 from .choices import PROJECTION_METHODS as METHODS
-from .errors import InputError
+from .errors import InputError, StyleGANError
+from .generate import render
+from .io import decode_image, fit_image, save_noise, save_png, save_ws
 from .latent import class_label, device_of, seeds_to_ws
-from .perceptual import make_loss
+from .perceptual import lpips_between, make_loss
 
 AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg"}  # what 'auto' means when VGG16 is available
 
@@ -178,3 +182,77 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio (dB) between two uint8 images."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def project_image(G: nn.Module, image, **options) -> tuple[np.ndarray, Projection]:
+    """Project one picture of any size, mode and channel count (uint8 [H, W, C], or a PIL image): it is
+    centre-cropped to a square, resized (Lanczos) to G's resolution and converted to G's channels, then
+    given to `project` with `options`. Returns the target as projected and the result. `stylegan project`
+    and the recipe step `project` both go through here."""
+    target = fit_image(image, G.img_resolution, G.img_channels)
+    return target, project(G, target, **options)
+
+
+def image_files(target: str | Path) -> list[Path]:
+    """The image, or the images of a folder (sorted; by suffix), that a projection run takes."""
+    path = Path(target)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(f"{path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: no such image or folder")
+    return [path]
+
+
+def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: str = "official",
+                  num_steps: int | None = None, vgg: nn.Module | None = None, save_video: bool = False,
+                  report: Callable[[str], None] = print, **options) -> list[tuple[str, float, float, float]]:
+    """Project an image, or each image of a folder one at a time, writing per target `target.png`,
+    `proj.png`, `noise.npz` (when noise is optimised), `proj.mp4` (with `save_video`) and, last,
+    `projected_w.npz`, whose presence marks the target done (a rerun skips it: resumable).
+
+    A folder's targets go to outdir/<file stem>/, a single image's to outdir. Unreadable images of a folder
+    are reported and skipped; a single unreadable target is an InputError. `options` go to `project`
+    (vgg too; LPIPS is reported when it has the LPIPS heads). Returns (name, final loss, PSNR, LPIPS)
+    per target projected or skipped as unreadable.
+    """
+    files = image_files(target)
+    out = Path(outdir)
+    steps = num_steps or METHODS.get(method, METHODS["official"])["num_steps"]
+    rows = []
+    for file in files:
+        folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
+        if (folder / "projected_w.npz").exists():
+            report(f"{file.name}: already projected, skipping")
+            continue
+        try:
+            picture, _ = decode_image(file, G.img_channels)
+        except StyleGANError as exc:
+            if len(files) == 1:
+                raise
+            report(f"{file.name}: skipped, {exc}")
+            rows.append((file.name, float("nan"), float("nan"), float("nan")))
+            continue
+        image, result = project_image(G, picture, method=method, num_steps=num_steps, vgg=vgg,
+                                      keep_every=max(1, steps // 100), **options)
+        kwargs = {"noise": result.noise} if result.noise is not None else {}
+        proj = render(G, result.ws, **kwargs)[0]
+        save_png(image, folder / "target.png")
+        save_png(proj, folder / "proj.png")
+        if result.noise is not None:
+            save_noise(folder / "noise.npz", G, result.noise)
+        if save_video:
+            frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
+            video.write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
+        save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
+        has_lpips = vgg is not None and getattr(vgg, "has_lpips", False)
+        distance = lpips_between(vgg, proj, image) if has_lpips else float("nan")
+        rows.append((file.name, result.losses[-1], psnr(proj, image), distance))
+        lpips_text = f", LPIPS {distance:.4f}" if has_lpips else ""
+        report(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB{lpips_text} -> {folder}")
+    return rows

@@ -10,8 +10,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .io import atomic_path
-from .latent import load_ws as read_ws
+from .io import atomic_path, load_ws as read_ws
 from .latent import truncate
 
 

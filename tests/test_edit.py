@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.edit import (apply_direction, fit_boundary, ganspace, interfacegan, load_direction, project_out, sefa,
-                           save_directions, style_affines_by_row)
+from stylegan.edit import apply_direction, fit_boundary, ganspace, interfacegan, project_out, sefa, style_affines_by_row
+from stylegan.io import load_direction, save_directions
 from stylegan.errors import InputError
 from stylegan.generate import render
 from stylegan.latent import seeds_to_ws, style_ranges
@@ -111,10 +111,10 @@ def test_apply_direction_by_layer_range(G2):
 
 def test_direction_files(tmp_path, G2):
     d = sefa(G2, num=5)
-    save_directions(d, tmp_path / "dirs.npz")
+    save_directions(tmp_path / "dirs.npz", d.directions, d.scales, d.values, d.method)
     vector, unit = load_direction(f"{tmp_path / 'dirs.npz'}:2", G2.w_dim)
     assert np.array_equal(vector, d.directions[2]) and unit == 1.0
-    save_directions(d, tmp_path / "boundary.npy")
+    save_directions(tmp_path / "boundary.npy", d.directions, d.scales, d.values, d.method)
     assert np.load(tmp_path / "boundary.npy").shape == (1, G2.w_dim)  # the InterFaceGAN layout
     with pytest.raises(InputError, match="out of range"):
         load_direction(f"{tmp_path / 'dirs.npz'}:9", G2.w_dim)

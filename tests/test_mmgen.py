@@ -63,6 +63,25 @@ def test_stylegan2_generator_and_discriminator(tmp_path):
         assert max_diff(nets["D"](img), rosinality_discriminator_ref(d, img[:, BGR])) < 1e-5
 
 
+def test_unknown_generator_type_is_built_from_its_tensors(tmp_path):
+    g = rosinality_generator(seed=5)
+    state = mmgen_stylegan2_generator(g)
+    config = ("model = dict(type='StaticUnconditionalGAN', generator=dict(type='MyStyleGANv2Generator', "
+              "out_size=16, style_channels=8))\n")
+    path = _save(tmp_path, "custom.pth", mmgen_checkpoint({"generator_ema": state}, config_text=config))
+    with pytest.warns(UserWarning, match="MyStyleGANv2Generator.*built as one") as record:
+        G = stylegan.load(path)
+    assert len(record) == 1 and "\n" not in str(record[0].message)
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        assert isinstance(G, StyleGAN2Generator) and max_diff(G(z), rosinality_generator_ref(g, z)[:, BGR]) < 1e-5
+    # A known type that contradicts the tensors is still refused.
+    wrong = config.replace("MyStyleGANv2Generator", "StyleGANv3Generator")
+    path = _save(tmp_path, "wrong.pth", mmgen_checkpoint({"generator_ema": state}, config_text=wrong))
+    with pytest.raises(CheckpointError, match="describes a StyleGANv3Generator"):
+        stylegan.load(path)
+
+
 def test_stylegan1_generator(tmp_path):
     sd, path = _sg1_checkpoint(tmp_path)
     with pytest.warns(UserWarning, match="StyleGANv1 discriminator"):

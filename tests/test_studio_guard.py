@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from stylegan.edit import Directions, save_directions
+from stylegan.io import save_directions
 from stylegan.errors import InputError
 from stylegan.studio.gate import check_exposure, host_name, is_loopback, studio_url
 from stylegan.studio.paths import PathGuard, Refused, split_index
@@ -27,10 +27,9 @@ def folders(tmp_path, monkeypatch):
     for folder in (models, work, secret):
         folder.mkdir()
     (models / "net.pkl").write_bytes(SG2.read_bytes())
-    directions = Directions(np.eye(3, W_DIM, dtype=np.float32), np.ones(3, np.float32), np.ones(3, np.float32),
-                            "test")
     for folder in (models, secret):
-        save_directions(directions, folder / "dirs.npz")
+        save_directions(folder / "dirs.npz", np.eye(3, W_DIM, dtype=np.float32), np.ones(3, np.float32),
+                        np.ones(3, np.float32), "test")
     (secret / "net.pkl").write_bytes(SG2.read_bytes())
     monkeypatch.chdir(work)
     return models, work, secret

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import stylegan.studio
 import stylegan.studio.session as session_module
 from stylegan.cli import cli
-from stylegan.edit import Directions, save_directions
+from stylegan.io import save_directions
 from stylegan.studio.session import MAX_UPLOAD, Session
 
 from conftest import DATA
@@ -174,7 +174,7 @@ def test_paths_outside_the_allowed_folders_are_refused(client, session, tmp_path
     network = _network(client)
     secret = tmp_path / "secret"
     secret.mkdir()
-    save_directions(Directions(np.eye(2, 10, dtype=np.float32), np.ones(2), np.ones(2), "t"), secret / "d.npz")
+    save_directions(secret / "d.npz", np.eye(2, 10, dtype=np.float32), np.ones(2), np.ones(2), "t")
     os.symlink(secret / "d.npz", tmp_path / "allowed" / "link.npz")
     answers = [client.post("/api/network", json={"network": "/etc/passwd"}),
                client.post("/api/direction", json={"file": "/etc/hosts", "network": network}),

@@ -17,8 +17,8 @@ def directions() -> None:
 
 
 def _report(d, out: str) -> None:
-    from .. import edit as editing
-    editing.save_directions(d, out)
+    from ..io import save_directions
+    save_directions(out, d.directions, d.scales, d.values, d.method)
     click.echo(f"{out}: {len(d.directions)} {d.method} direction(s)")
     for i in range(min(8, len(d.directions))):
         click.echo(f"  {i:>3}  value {d.values[i]:.4g}  unit {d.scales[i]:.4g}")
@@ -73,10 +73,11 @@ def ganspace(network, samples, num, class_idx, seed, out, device):
 def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out, device):
     """InterFaceGAN: a linear boundary fitted to per-seed scores or labels."""
     from .. import edit as editing, formats
+    from ..io import load_direction
     check_outputs(files=[out])
     G = formats.load(network, device=resolve_device(device))
     seeds, values = editing.read_scores(scores)
-    others = [editing.load_direction(c, G.w_dim)[0] for c in conditions]
+    others = [load_direction(c, G.w_dim)[0] for c in conditions]
     _report(editing.interfacegan(G, seeds, values, ratio, classifier, others, class_idx), out)
 
 
@@ -110,7 +111,7 @@ def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, s
     from .. import edit as editing, video
     from ..figures import labeled_grid
     from ..generate import render
-    from ..io import save_png
+    from ..io import load_direction, save_png
     from ..latent import resolve_layers
     if (seeds is None) == (projected_w is None):
         raise StyleGANError("give either --seeds or --projected-w")
@@ -118,7 +119,7 @@ def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, s
     check_outputs(files=[Path(outdir) / "edit.png"] + ([video_path] if video_path else []))
     G = gen.load()
     ws, labels = gen.sources(G, seeds or projected_w)
-    vector, unit = editing.load_direction(direction, G.w_dim)
+    vector, unit = load_direction(direction, G.w_dim)
     layers = resolve_layers(G, layer_spec)
     rows = []
     for i in range(len(ws)):

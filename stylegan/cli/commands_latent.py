@@ -9,7 +9,7 @@ import click
 from ..errors import StyleGANError
 from ..outputs import check_outputs
 from ..seeds import parse_seeds
-from .common import GeneratorOptions, cli, generator_options, parse_grid, sources_to_ws, user_errors
+from .common import GeneratorOptions, cli, generator_options, parse_grid, user_errors
 
 @cli.command()
 @generator_options
@@ -78,6 +78,7 @@ def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
     """Truncation sweep: rows = seeds, columns = truncation psi (0 = the average image, negative = past it)."""
     from .. import figures
     from ..io import save_png
+    from ..latent import sources_to_ws
     if old_psis is not None:
         warnings.warn("--psi is deprecated: --trunc names truncation psi in every verb (here a list of them)")
         psis = old_psis

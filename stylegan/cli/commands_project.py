@@ -11,30 +11,6 @@ from ..errors import StyleGANError
 from ..outputs import RunRecord, check_outputs, network_identity
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-
-
-def _targets(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise StyleGANError(f"{path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
-        return files
-    if not path.exists():
-        raise StyleGANError(f"{path}: no such image or folder")
-    return [path]
-
-
-def _save_noise(path: Path, G, noise: list) -> None:
-    import numpy as np
-    from ..io import atomic_path
-    names = [f"{name}.noise_const" for name, module in G.synthesis.named_modules()
-             if module in G.synthesis.noise_layers()]
-    arrays = {name: n[0, 0].cpu().numpy() for name, n in zip(names, noise)}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
 
 @cli.command("project")
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint to project into")
@@ -63,19 +39,16 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
 
     The settings are recorded in OUTDIR/stylegan-project.json: a rerun with the same settings skips the
     targets already projected, one with other settings stops (add --overwrite to project anew)."""
-    files = _targets(Path(target))
+    from ..project import image_files, project_files
+    files = image_files(target)
     record = _prepare_outdir(Path(target), files, Path(outdir), save_video, overwrite,
                              dict(network=network_identity(network), method=method, space=space,
                                   num_steps=num_steps, loss=loss, init=init, lr=lr, no_noise=no_noise,
                                   stabilize=stabilize, class_idx=class_idx, seed=seed, vgg=vgg))
-    import numpy as np
-    from .. import formats, video
-    from ..generate import render
-    from ..io import read_image, save_png
-    from ..latent import save_ws
+    from .. import formats
+    from ..io import decode_image
     from ..nets import WeightsMissingError, load_vgg16_net
-    from ..perceptual import PROJECTION_LOSSES, lpips_between
-    from ..project import project, psnr
+    from ..perceptual import PROJECTION_LOSSES
     nets = formats.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
     if stabilize and not hasattr(G.synthesis, "input"):
@@ -87,42 +60,14 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
             raise
         vgg_net = None  # the losses fall back (and say so); the summary has no LPIPS column
     has_lpips = vgg_net is not None and vgg_net.has_lpips
+    if not Path(target).is_dir():
+        decode_image(files[0], G.img_channels)  # a damaged single target is refused before anything is written
     record.start()
     init_value = int(init) if init.isdigit() else init
-    out = Path(outdir)
-    rows = []
-    for file in files:
-        folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
-        if (folder / "projected_w.npz").exists():
-            click.echo(f"{file.name}: already projected, skipping")
-            continue
-        try:
-            image = read_image(file, G.img_resolution, G.img_channels)
-        except StyleGANError as exc:
-            if len(files) == 1:
-                raise
-            click.echo(f"{file.name}: skipped, {exc}")
-            rows.append((file.name, float("nan"), float("nan"), float("nan")))
-            continue
-        steps = num_steps or METHODS[method]["num_steps"]
-        result = project(G, image, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
+    rows = project_files(G, target, outdir, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
                          init=init_value, optimize_noise=False if no_noise else None, seed=seed,
-                         class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize,
-                         keep_every=max(1, steps // 100))
-        kwargs = {"noise": result.noise} if result.noise is not None else {}
-        proj = render(G, result.ws, **kwargs)[0]
-        save_png(image, folder / "target.png")
-        save_png(proj, folder / "proj.png")
-        if result.noise is not None:
-            _save_noise(folder / "noise.npz", G, result.noise)
-        if save_video:
-            frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
-            video.write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
-        save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
-        distance = lpips_between(vgg_net, proj, image) if has_lpips else float("nan")
-        rows.append((file.name, result.losses[-1], psnr(proj, image), distance))
-        lpips_text = f", LPIPS {distance:.4f}" if has_lpips else ""
-        click.echo(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB{lpips_text} -> {folder}")
+                         class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize, save_video=save_video,
+                         report=click.echo)
     if len(rows) > 1:
         click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}" + (f"{'LPIPS':>10}" if has_lpips else ""))
         for name, final, value, distance in rows:

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import click
 
@@ -137,6 +135,7 @@ class GeneratorOptions:
 
     def sources(self, G, text: str):
         """ws and labels for seeds and/or ws files, with these options' truncation and class."""
+        from ..latent import sources_to_ws
         return sources_to_ws(G, text, self.truncation_psi, self.truncation_cutoff, self.class_idx)
 
 
@@ -177,26 +176,3 @@ def generator_options(func=None, *, truncation: bool = True):
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
-
-
-SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")
-
-
-def sources_to_ws(G, text: str, psi: float, cutoff: int | None, class_idx: int | None):
-    """ws and labels for a comma-separated list of seeds/ranges and .npz/.npy ws files."""
-    import torch
-    from ..latent import load_ws, parse_seeds, seeds_to_ws
-    ws, labels = [], []
-    for item in text.split(","):
-        if SEED_ITEM.fullmatch(item):
-            seeds = parse_seeds(item)
-            ws.append(seeds_to_ws(G, seeds, psi, cutoff, class_idx))
-            labels += [str(s) for s in seeds]
-        else:
-            loaded = load_ws(item.strip(), G)
-            ws.append(loaded)
-            stem = Path(item.strip()).stem
-            labels += [stem] if len(loaded) == 1 else [f"{stem}[{i}]" for i in range(len(loaded))]
-    if not ws:
-        raise StyleGANError("no seeds or ws files given")
-    return torch.cat(ws), labels

@@ -25,17 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import PIL.Image
 from tqdm import tqdm
 
 from ..choices import DATASET_TRANSFORMS as TRANSFORMS
 from ..errors import InputError
-from ..io import atomic_path
+from ..io import atomic_path, decode_image
 from .dataset import ToonFacesDataset, is_builtin
 
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
-_SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N"}
 _SHOWN_NAMES = 5  # names listed per reason in the summary
 BUILTIN_IMAGES = 10_000  # faces written from builtin:toonfaces without --max-images
 
@@ -139,30 +137,6 @@ def _describe_labels(labels: list) -> str:
     if isinstance(labels[0], int):
         return f"{max(labels) + 1} classes"
     return f"vectors of length {len(labels[0])}"
-
-
-def _flatten_alpha(image: PIL.Image.Image) -> PIL.Image.Image:
-    """Composite an image with transparency onto white, giving RGB."""
-    background = PIL.Image.new("RGBA", image.size, (255, 255, 255, 255))
-    return PIL.Image.alpha_composite(background, image.convert("RGBA")).convert("RGB")
-
-
-def _to_8bit(image: PIL.Image.Image, channels: int) -> tuple[PIL.Image.Image, str | None]:
-    """Convert a decoded image to 8-bit 'L' (channels 1) or 'RGB' (channels 3); say what was done, if
-    anything."""
-    mode, target = image.mode, "L" if channels == 1 else "RGB"
-    note = None
-    if mode in _SIXTEEN_BIT or mode == "I":
-        array = np.asarray(image, dtype=np.float64)
-        scale = 257.0 if mode in _SIXTEEN_BIT or array.max() > 255 else 1.0  # 0..65535 -> 0..255
-        image = PIL.Image.fromarray((array / scale).round().clip(0, 255).astype(np.uint8), "L")
-        note = f"{mode} -> {target} (16-bit scaled to 8 bits)" if scale > 1 else f"{mode} -> {target}"
-    elif mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
-        image = _flatten_alpha(image)
-        note = f"{mode} -> {target} (alpha flattened onto white)"
-    elif mode != target:
-        note = f"{mode} -> {target}"
-    return image.convert(target), note
 
 
 def _skip_reason_for_size(w: int, h: int, resolution: tuple[int, int] | None, transform: str | None,
@@ -381,10 +355,8 @@ def _convert(src: _Source, dest, resolution, transform, labels_path, max_images,
                 reason = "no label in " + label_where
             if reason is None:
                 try:
-                    with PIL.Image.open(io.BytesIO(src.read(name))) as image:
-                        image.load()
-                        image, note = _to_8bit(image, channels)
-                except Exception as exc:  # damaged data surfaces here, with many exception types
+                    image, note = decode_image(src.read(name), channels)
+                except (InputError, OSError, zipfile.BadZipFile) as exc:  # a damaged zip member too
                     reason = "truncated" if "truncated" in str(exc) else "unreadable (not an image, or damaged)"
             if reason is not None:
                 skipped.setdefault(reason, []).append(name)

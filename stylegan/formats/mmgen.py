@@ -213,7 +213,11 @@ def build_generator(state: dict, cfg: dict, top: dict | None = None) -> nn.Modul
     gen = generation(state)
     expected = cfg.get("type")
     if expected and expected != GENERATOR_TYPES[gen]:
-        raise CheckpointError(f"the config describes a {expected}, but the checkpoint holds a {GENERATOR_TYPES[gen]}")
+        if expected in GENERATOR_TYPES.values():
+            raise CheckpointError(f"the config describes a {expected}, but the checkpoint holds a {GENERATOR_TYPES[gen]}")
+        # A generator class of the user's own (registered in MMGeneration): its tensors say what it is.
+        warnings.warn(f"the config names the generator type {expected}, which this package does not know; its "
+                      f"tensors are those of a {GENERATOR_TYPES[gen]}, so it was built as one", stacklevel=2)
     try:
         if gen == 1:
             G = _stylegan1(state, cfg, top or {})

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_path
+from ..errors import InputError
+from ..io import load_arrays, save_arrays
 
 
 class FeatureStats:
@@ -74,21 +75,23 @@ class FeatureStats:
             arrays["rows"] = self.get_all()
         if self.capture_mean_cov and self.raw_mean is not None:
             arrays["raw_mean"], arrays["raw_cov"] = self.raw_mean, self.raw_cov
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+        save_arrays(path, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "FeatureStats":
-        with np.load(path, allow_pickle=False) as data:
+        """Statistics written by `save` (a damaged file is an InputError)."""
+        data = load_arrays(path, "feature statistics")
+        try:
             max_items = int(data["max_items"])
             stats = cls(bool(data["capture_all"]), bool(data["capture_mean_cov"]), None if max_items < 0 else max_items)
             stats.num_items = int(data["num_items"])
             stats.num_features = None if int(data["num_features"]) < 0 else int(data["num_features"])
-            if stats.capture_all:
-                stats.rows = [data["rows"]]
-            if "raw_mean" in data:
-                stats.raw_mean, stats.raw_cov = data["raw_mean"], data["raw_cov"]
+        except KeyError as exc:
+            raise InputError(f"{path}: not a feature statistics file (no {exc.args[0]!r})") from None
+        if stats.capture_all:
+            stats.rows = [data["rows"]]
+        if "raw_mean" in data:
+            stats.raw_mean, stats.raw_cov = data["raw_mean"], data["raw_cov"]
         return stats
 
 

@@ -7,16 +7,11 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
+from ..io import split_index  # noqa: F401  (also imported from here)
 
 
 class Refused(InputError):
     """A path outside the folders the studio may read (answered with 403)."""
-
-
-def split_index(spec: str) -> tuple[str, int | None]:
-    """'file.npz:3' -> ('file.npz', 3); a spec without a ':N' suffix -> (spec, None)."""
-    head, sep, tail = str(spec).rpartition(":")
-    return (head, int(tail)) if sep and head and tail.isdigit() else (str(spec), None)
 
 
 def real(path: str | Path) -> Path:

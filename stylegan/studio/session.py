@@ -17,10 +17,9 @@ import torch
 
 from .. import formats
 from ..builtin import DEMO, PREFIX, has_demo
-from ..edit import load_direction
 from ..errors import InputError, StyleGANError
 from ..hub import is_url, zoo
-from ..io import read_image, save_png
+from ..io import load_directions, read_image, save_png
 from ..latent import load_ws, save_ws, style_ranges
 from ..project import project
 from . import layers
@@ -144,12 +143,8 @@ class Session:
     def direction_count(self, file: str, network: str) -> int:
         """How many directions a direction file holds (checked against the network's w size)."""
         G = self.model(network)
-        path, index = self.guard.check_spec(file)
-        load_direction(f"{path}:{index or 0}", G.w_dim)
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                return len(data["directions"])
-        return int(np.load(path, allow_pickle=False).reshape(-1, G.w_dim).shape[0])
+        path, _ = self.guard.check_spec(file)
+        return len(load_directions(path, G.w_dim)[0])
 
     def start_projection(self, data: bytes, network: str, steps: int, class_idx: int | None = None) -> None:
         """Project an uploaded image in a background thread; `projection` reports progress and the result."""

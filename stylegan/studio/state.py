@@ -5,7 +5,6 @@ exactly what the studio showed, and the rules can be tested without a browser.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -16,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..edit import Directions, apply_direction, ganspace, load_direction, sefa
+from ..edit import Directions, apply_direction, ganspace, sefa
 from ..errors import InputError
 from ..generate import check_truncation, random_noise, set_input_transform
-from ..io import atomic_path, to_uint8
+from ..io import load_direction, read_json, to_uint8, write_json
 from ..latent import MAX_SEED, blend, class_label, device_of, load_ws, resolve_layers, seeds_to_z, truncate
 
 SEED_ROW = 100  # the 2-D seed lattice: the point (i, j) stands for seed i + SEED_ROW * j (mod 2**32)
@@ -104,20 +103,12 @@ class Settings:
 
 def save_settings(path: str | Path, settings: Settings) -> None:
     """Write settings as JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(settings.to_dict(), indent=2) + "\n")
+    write_json(path, settings.to_dict())
 
 
 def load_settings(path: str | Path) -> Settings:
     """Read a settings JSON written by the studio."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such settings file") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable JSON settings file ({exc})") from None
-    return Settings.from_dict(data)
+    return Settings.from_dict(read_json(path, "JSON settings"))
 
 
 def adapt(settings: Settings, G: nn.Module) -> Settings:
