@@ -90,6 +90,7 @@ class _FixedDepthwise(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w, stride, padding, transpose, output_padding):
+        w = w.to(x.dtype)  # the backward pass sees gradients in the forward's (possibly autocast) dtype
         ctx.save_for_backward(w)
         ctx.config = (stride, padding, transpose, tuple(x.shape[2:]))
         if transpose:
