@@ -10,7 +10,7 @@ of the float32 matrix-multiply rate measured at the start of the same run. The t
 Greg, Dmain and Dreg (style mixing 0.9, path length 2, R1), each with its backward passes.
 
 A configuration whose cost, predicted from the last measured time per image and pixel, exceeds `--budget`
-seconds is skipped and marked so. `--plot` draws time per image against batch
+seconds (or would end after `--minutes`) is skipped and marked so. `--plot` draws time per image against batch
 and against pixels (PIL only).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,20 +163,23 @@ def measure_point(point: Point, fn: Callable[[], None], device: torch.device) ->
 
 
 def run(device: torch.device, budget: float, models=MODELS, resolutions=RESOLUTIONS, batches=BATCHES,
-        tasks=("generate", "train")) -> list[Point]:
+        tasks=("generate", "train"), minutes: float | None = None) -> list[Point]:
     """Measure every configuration whose predicted cost (4 calls: FLOP count, memory, 2 timings) fits the
-    budget; the prediction scales the last measured time per image by batch and by pixels."""
+    budget, cheapest first; the prediction scales the last measured time per image by batch and by pixels.
+    After `minutes` (if given) the remaining configurations are skipped."""
     points = []
-    for model in models:
-        per_pixel: dict[str, float] = {}  # seconds per image-pixel of the last measurement, per task
-        for resolution in resolutions:
+    per_pixel: dict[tuple[str, str], float] = {}  # seconds per image-pixel of the last measurement
+    stop = time.time() + 60 * minutes if minutes else float("inf")
+    for resolution in resolutions:
+        for model in models:
             G, D = networks(model, resolution, device)
             for task in tasks:
                 for batch in batches:
                     point = Point(model, task, resolution, batch)
                     points.append(point)
-                    if task in per_pixel and 4 * per_pixel[task] * resolution ** 2 * batch > budget:
-                        print(_line(point, None), flush=True)
+                    estimate = per_pixel.get((model, task), 0.0) * resolution ** 2 * batch * 4
+                    if estimate > budget or time.time() + estimate > stop:
+                        print(_line(point, None), file=sys.stderr, flush=True)
                         continue  # skipped: over the budget
                     try:
                         measure_point(point, task_fn(task, G, D, batch, device), device)
@@ -184,8 +188,8 @@ def run(device: torch.device, budget: float, models=MODELS, resolutions=RESOLUTI
                         if device.type == "cuda":
                             torch.cuda.empty_cache()
                     if point.seconds is not None:
-                        per_pixel[task] = point.seconds / batch / resolution ** 2
-                    print(_line(point, None), flush=True)
+                        per_pixel[(model, task)] = point.seconds / batch / resolution ** 2
+                    print(_line(point, None), file=sys.stderr, flush=True)
     return points
 
 
@@ -271,12 +275,13 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--resolutions", default=",".join(map(str, RESOLUTIONS)))
     parser.add_argument("--batches", default=",".join(map(str, BATCHES)))
+    parser.add_argument("--minutes", type=float, default=None, help="skip what remains after this many minutes")
     parser.add_argument("--plot", default=None, help="write the PNG plot here")
     args = parser.parse_args()
     device = torch.device(args.device)
     rate = matmul_rate(device)
     points = run(device, args.budget, args.models.split(","), [int(r) for r in args.resolutions.split(",")],
-                 [int(b) for b in args.batches.split(",")])
+                 [int(b) for b in args.batches.split(",")], minutes=args.minutes)
     print_table(points, rate, device)
     if args.plot:
         plot(points, Path(args.plot))
