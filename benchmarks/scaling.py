@@ -213,7 +213,7 @@ def print_table(points: list[Point], peak_rate: float, device: torch.device) -> 
 
 def plot(points: list[Point], path: Path) -> None:
     """Two panels (PIL): ms per image against batch (one line per model and resolution) and against pixels
-    (one line per model and batch), log-log, for generation (solid) and training (dashed markers)."""
+    (one line per model and batch), log-log, for generation (filled, joined) and training (hollow)."""
     from PIL import Image, ImageDraw
     import math
     width, height, margin = 1200, 520, 60
@@ -242,13 +242,13 @@ def plot(points: list[Point], path: Path) -> None:
         for t in ticks:
             px, _ = to_px(t, 10 ** y0)
             draw.line([px, bottom, px, bottom + 5], fill="black")
-            draw.text((px - 12, bottom + 8), f"{t}" if label == "batch" else f"{int(math.sqrt(t))}²", fill="black")
+            draw.text((px - 12, bottom + 8), f"{t}" if label == "batch" else f"{int(math.sqrt(t))}x{int(math.sqrt(t))}", fill="black")
         for e in range(y0, y1 + 1):
             _, py = to_px(10 ** x0, 10 ** e)
             draw.line([left - 5, py, left, py], fill="black")
             draw.text((left - 48, py - 6), f"{10 ** e:g}", fill="black")
         draw.text((left + panel_w // 2 - 60, height - 22), f"{label} (log)", fill="black")
-        draw.text((left, 20), f"ms per image against {label} (log-log); solid: generation, dotted: train step",
+        draw.text((left, 20), f"ms per image against {label} (log-log); filled: generation, hollow: training step",
                   fill="black")
         groups: dict = {}
         for p in done:
