@@ -6,10 +6,28 @@
     z = stylegan.seed_to_z(42, G.z_dim)          # the official seed convention
     img = G(z, None, truncation_psi=0.7)         # [1, 3, R, R] in [-1, 1]
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from .errors import CheckpointError, InputError, StyleGANError
-from .formats import load, load_networks, save
-from .latent import parse_seeds, seed_to_z, seeds_to_z
-from .models import Discriminator, StyleGAN1Discriminator, StyleGAN1Generator, StyleGAN2Generator, StyleGAN3Generator
+
+# The rest is imported on first use, so that `stylegan --help` and argument errors need no torch.
+_LAZY = {
+    "load": "formats", "load_networks": "formats", "save": "formats", "parse_seeds": "latent",
+    "seed_to_z": "latent", "seeds_to_z": "latent", "Discriminator": "models", "StyleGAN1Discriminator": "models",
+    "StyleGAN1Generator": "models", "StyleGAN2Generator": "models", "StyleGAN3Generator": "models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -64,17 +64,18 @@ def _png_bytes(image: np.ndarray) -> bytes:
 def generate_to_folder(G: nn.Module, seeds: Sequence[int], outdir: str | Path, truncation_psi: float = 1.0,
                        truncation_cutoff: int | None = None, class_idx: int | None = None, noise_mode: str = "const",
                        batch_size: int = 4, rank: int = 0, world_size: int = 1, as_zip: bool = False,
-                       progress: bool = True) -> BulkStats:
+                       progress: bool = True, resume: bool = True) -> BulkStats:
     """Write this rank's share of `seeds` as seedNNNN.png files in `outdir` (each written atomically;
-    existing ones are kept and skipped) or, with `as_zip`, into outdir/images-RRRRR-of-WWWWW.zip."""
+    existing ones are kept and skipped unless `resume` is False) or, with `as_zip`, into
+    outdir/images-RRRRR-of-WWWWW.zip."""
     out = Path(outdir)
     batches = shard(seeds, batch_size, rank, world_size)
     zip_path = out / f"images-{rank:05d}-of-{world_size:05d}.zip"
     done: set[str] = set()
-    if as_zip and zip_path.exists():
+    if resume and as_zip and zip_path.exists():
         with zipfile.ZipFile(zip_path) as zf:
             done = set(zf.namelist())
-    elif not as_zip and out.exists():
+    elif resume and not as_zip and out.exists():
         done = {p.name for p in out.iterdir()}
     todo = [b for b in batches if any(image_name(s) not in done for s in b)]
     skipped = sum(len(b) for b in batches) - sum(sum(image_name(s) not in done for s in b) for b in todo)

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import figures, toonfaces, video
+from . import figures, video
+from .choices import DEMO_PROJECTION_STEPS as PROJECTION_STEPS
+from .data import toonfaces
 from .errors import InputError
 from .generate import render
 from .io import atomic_path, make_grid, save_png
@@ -27,8 +29,9 @@ SAMPLE_SEEDS = list(range(16))
 MIX_ROWS, MIX_COLS = [20, 21, 22], [30, 31, 32, 33]
 TRUNCATION_PSIS = (-1.0, -0.5, 0.0, 0.5, 0.7, 1.0, 1.5)
 WALK_SEEDS = [40, 41, 42, 43, 44]
+FILES = ("samples.png", "style-mixing.png", "noise.png", "truncation.png", "interpolation.gif", "projection.png",
+         "index.html")
 PROJECTION_TARGET = 99_999  # a face the demo model was not trained on (it saw the first 30,000)
-PROJECTION_STEPS = 200
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTIO
     if G.img_channels == 1:
         target = target.mean(axis=2, keepdims=True).round().astype(np.uint8)
     result = project(G, target[None], method="official", space="w+", loss="pixel", num_steps=projection_steps,
-                     optimize_noise=False, progress=False)
+                     optimize_noise=False, progress=True)
     with torch.no_grad():
         projected = render(G, result.ws)[0]
     quality = psnr(target, projected)

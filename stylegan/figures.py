@@ -16,10 +16,21 @@ from .latent import blend, mix, noise_modes, truncate
 
 LABEL_HEIGHT = 14
 MIN_CELL = 96  # pixels; smaller images are enlarged (nearest neighbour) in labelled figures
+MAX_SCALE = 4  # cells are enlarged at most this much to fit their column label; longer labels are shortened
 
 
 def _font() -> PIL.ImageFont.ImageFont:
     return PIL.ImageFont.load_default()
+
+
+def _fit(text: str, width: int) -> str:
+    """`text`, shortened with an ellipsis when it is wider than `width` pixels."""
+    font = _font()
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "...") > width:
+        text = text[:-1]
+    return text + "..."
 
 
 def _as_rgb(img: np.ndarray) -> np.ndarray:
@@ -30,7 +41,9 @@ def labeled_grid(cells: Sequence[Sequence[np.ndarray | None]], row_labels: Seque
                  col_labels: Sequence[str] | None = None, title: str | None = None) -> np.ndarray:
     """Tile images (rows of cells; None = blank) with optional labels left of rows, above columns and a title."""
     sample = next(c for row in cells for c in row if c is not None)
-    scale = max(1, MIN_CELL // sample.shape[0])  # enlarge small images so that labels fit
+    widest = max((_font().getlength(t) + 4 for t in col_labels), default=0) if col_labels else 0
+    fit = min(MAX_SCALE, -(-int(widest) // sample.shape[1]))
+    scale = max(1, MIN_CELL // sample.shape[0], fit)  # enlarge small images so that labels fit
     if scale > 1:
         cells = [[None if c is None else _as_rgb(c).repeat(scale, 0).repeat(scale, 1) for c in row] for row in cells]
         sample = next(c for row in cells for c in row if c is not None)
@@ -44,7 +57,7 @@ def labeled_grid(cells: Sequence[Sequence[np.ndarray | None]], row_labels: Seque
         draw.text((2, 1), title, fill="black", font=_font())
     if col_labels:
         for j, text in enumerate(col_labels):
-            draw.text((left + j * w + 2, top - LABEL_HEIGHT + 1), text, fill="black", font=_font())
+            draw.text((left + j * w + 2, top - LABEL_HEIGHT + 1), _fit(text, w - 4), fill="black", font=_font())
     for i, row in enumerate(cells):
         if row_labels:
             draw.text((2, top + i * h + max(h // 2 - 6, 0)), row_labels[i], fill="black", font=_font())

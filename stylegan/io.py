@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Iterator
 
@@ -16,24 +17,46 @@ from .errors import InputError
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it to `path`, on failure delete it.
+    """Yield a temporary path beside `path`; on success flush it to disk and rename it to `path`, on failure
+    delete it. The file gets the permissions of any new file (0666 less the umask).
 
-    The temporary name ends with the target's suffix, so tools that pick a format from it still work.
+    The temporary name ends with the target's suffix, so tools that pick a format from it still work. A
+    file-system error names `path`, not the temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the usual permissions
+    tmp = None
     try:
-        yield Path(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp, fd = _create_beside(path)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        os.close(fd)
+        yield tmp
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:
+            os.chmod(tmp, mode)  # writers that make the file anew (safetensors: 0600) get the usual mode too
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and (exc.filename is None or str(exc.filename) == str(tmp)):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
+
+
+def _create_beside(path: Path) -> tuple[Path, int]:
+    """A new empty file `.NAME.RANDOM.tmpSUFFIX` beside `path`, created with mode 0666 so that the kernel
+    applies the umask (the process-wide umask is never changed: other threads may be writing)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:

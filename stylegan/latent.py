@@ -4,7 +4,6 @@ All functions work on ws tensors [N, num_ws, w_dim] (W+ when rows differ) and on
 """
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -15,8 +14,9 @@ import torch
 
 from .errors import InputError
 from .io import atomic_path
+from .models.mapping import truncate  # noqa: F401 (stylegan.latent.truncate, the public name)
+from .seeds import MAX_SEED, parse_seeds  # noqa: F401 (parse_seeds is part of this module's interface)
 
-MAX_SEED = 2 ** 32 - 1
 STYLE_BANDS = {"coarse": (0, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
 
 
@@ -33,25 +33,6 @@ def seeds_to_z(seeds: Iterable[int], z_dim: int, device: torch.device | str = "c
     if not seeds:
         return torch.zeros([0, z_dim], device=device)
     return torch.cat([seed_to_z(s, z_dim, device) for s in seeds])
-
-
-def parse_seeds(text: str | Iterable[int]) -> list[int]:
-    """Parse '0-3,7' into [0, 1, 2, 3, 7] (the official --seeds syntax); ranges are inclusive."""
-    if not isinstance(text, str):
-        return [int(s) for s in text]
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part) or re.fullmatch(r"(\d+)", part)
-        if m is None:
-            raise InputError(f"cannot parse seeds {text!r}: each item must be a number or a range like 0-15")
-        lo, hi = int(m.group(1)), int(m.group(m.lastindex))
-        if hi < lo:
-            raise InputError(f"seed range {part!r} runs backwards; write it as {hi}-{lo}")
-        if hi > MAX_SEED:
-            raise InputError(f"seed {hi} is too large; seeds go up to {MAX_SEED}")
-        seeds.extend(range(lo, hi + 1))
-    return seeds
 
 
 def device_of(G: torch.nn.Module) -> torch.device:
@@ -82,15 +63,6 @@ def seeds_to_ws(G: torch.nn.Module, seeds: Sequence[int], truncation_psi: float 
     z = seeds_to_z(seeds, G.z_dim, device_of(G))
     return G.mapping(z, class_label(G, class_idx, len(seeds)), truncation_psi=truncation_psi,
                      truncation_cutoff=truncation_cutoff)
-
-
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None = None) -> torch.Tensor:
-    """Move rows [:cutoff] of ws toward w_avg: w_avg + psi * (w - w_avg). psi=1 keeps ws, psi=0 gives
-    w_avg, negative psi walks past the average to the 'opposite' image."""
-    out = ws.clone()
-    rows = slice(None) if cutoff is None else slice(0, cutoff)
-    out[:, rows] = w_avg.to(ws.device).lerp(ws[:, rows], psi)
-    return out
 
 
 def style_ranges(G) -> dict[str, list[int]]:

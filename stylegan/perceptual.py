@@ -136,6 +136,9 @@ def lpips_distance(vgg: nn.Module, target: torch.Tensor) -> Callable[[torch.Tens
     return lambda synth: (vgg.lpips_features(_rgb(_to_perceptual_size(synth))) - target_feats).square().sum(dim=1)
 
 
+PROJECTION_LOSSES = "the projection's LPIPS and VGG losses"
+
+
 def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None, vgg: nn.Module | str | None = None,
               auto: str = "lpips", weights: dict[str, float] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The per-sample loss against `target` (images in [0, 255]) for a '+'-separated spec of 'pixel',
@@ -150,7 +153,7 @@ def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None, vgg: 
     needs_vgg = spec == "auto" or any(p.strip() in ("vgg", "lpips") for p in spec.split("+"))
     if needs_vgg and not isinstance(vgg, nn.Module):
         try:
-            vgg = load_vgg16_net(vgg)
+            vgg = load_vgg16_net(vgg, PROJECTION_LOSSES)
             if spec == "auto" and "lpips" in auto and not vgg.has_lpips:
                 raise WeightsMissingError("the VGG16 weights have no LPIPS heads (install the lpips package or "
                                           "use NVIDIA's vgg16.pt)")

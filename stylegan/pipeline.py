@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import PIL.Image
 import torch
+from tqdm import tqdm
 
 from . import __version__
 from .edit import apply_direction, load_direction
@@ -28,6 +29,7 @@ from .figures import labeled_grid
 from .formats import load as load_network
 from .generate import render
 from .io import atomic_path, save_png
+from .outputs import RunRecord, check_outputs, network_identity
 from .latent import blend, load_ws, resolve_layers, save_ws, seeds_to_ws, truncate
 from .project import project
 
@@ -135,7 +137,7 @@ def step_project(ctx: Context, state: State, network: str, space: str = "w+", st
                         (image.size[1] + s) // 2)).resize((G.img_resolution,) * 2, PIL.Image.LANCZOS)
     target = np.asarray(image)
     target = target[:, :, None] if target.ndim == 2 else target
-    result = project(G, target, method=method, space=space, loss=loss, num_steps=steps, seed=seed, progress=False)
+    result = project(G, target, method=method, space=space, loss=loss, num_steps=steps, seed=seed, progress=True)
     return _rendered(ctx, network, result.ws)
 
 
@@ -241,8 +243,13 @@ def _check(recipe: dict, lines: list[int], networks: dict[str, torch.nn.Module],
 
 
 def run(recipe: str | Path | dict, seeds: list[int], psi: float | None = None, outdir: str | Path = "out",
-        device: torch.device | str = "cpu", progress: Callable[[str], None] = print) -> dict:
-    """Run a recipe for each seed; returns the run record that is also written to outdir/run.json."""
+        device: torch.device | str = "cpu", progress: Callable[[str], None] = print, overwrite: bool = False) -> dict:
+    """Run a recipe for each seed; returns the run record that is also written to outdir/run.json.
+
+    Seeds already finished in `outdir` are skipped when they were made with the same recipe and psi (recorded
+    in outdir/stylegan-pipeline.json); other settings raise OutputError unless `overwrite` is given."""
+    out = Path(outdir)
+    check_outputs([out], [out / "run.json"] + [out / f"seed{seed:04d}" / "contact.png" for seed in seeds])
     if isinstance(recipe, dict):
         recipe_dict, lines, base, label = recipe, [0] * len(recipe.get("steps", [])), Path("."), "recipe"
     else:
@@ -255,7 +262,10 @@ def run(recipe: str | Path | dict, seeds: list[int], psi: float | None = None, o
                 for name, path in names.items()}
     _check(recipe_dict, lines, networks, base, label)
     psi = float(recipe_dict.get("psi", 1.0) if psi is None else psi)
-    out = Path(outdir)
+    settings = {"recipe": recipe_dict, "psi": psi,
+                "networks": {name: network_identity(str(path) if str(path).startswith("builtin:") else
+                                                    str(_resolve(base, path))) for name, path in names.items()}}
+    RunRecord(out, "pipeline", settings, overwrite, ("seed*/contact.png",)).check().start()
     record = {"recipe": recipe_dict, "seeds": seeds, "psi": psi, "versions": _versions(), "timings": {}}
     for seed in seeds:
         folder = out / f"seed{seed:04d}"
@@ -264,8 +274,10 @@ def run(recipe: str | Path | dict, seeds: list[int], psi: float | None = None, o
             continue
         ctx = Context(networks, seed, psi, base)
         state, timings, sheet = None, [], []
-        for i, step in enumerate(recipe_dict["steps"]):
+        bar = tqdm(recipe_dict["steps"], desc=f"seed {seed}", unit="step", leave=False)
+        for i, step in enumerate(bar):
             kind = step["type"]
+            bar.set_postfix_str(kind)
             start = time.perf_counter()
             state = STEPS[kind](ctx, state, **{k: v for k, v in step.items() if k != "type"})
             timings.append((kind, round(time.perf_counter() - start, 3)))

@@ -21,14 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from .choices import PROJECTION_METHODS as METHODS
 from .errors import InputError
 from .latent import class_label, device_of, seeds_to_ws
 from .perceptual import make_loss
 
-METHODS = {
-    "official": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
-    "image2stylegan": dict(space="w+", loss="auto", num_steps=5000, lr=0.01, optimize_noise=False),
-}
 AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg"}  # what 'auto' means when VGG16 is available
 
 

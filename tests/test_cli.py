@@ -30,7 +30,8 @@ def test_generate_writes_official_seed_images(tmp_path):
                  "--grid", "2x2", "--device", "cpu")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0003.png"]
+    assert names == ["grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0003.png",
+                     "stylegan-generate.json"]
     # Seeds 0..3 with psi 0.7 are the official reference images: compare the 8-bit pixels.
     expected = to_uint8(torch.from_numpy(reference(path)["img_psi07_const"]))
     for i in range(4):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..train.dataset_tool import TRANSFORMS, format_summary, make_dataset
+from ..choices import DATASET_TRANSFORMS as TRANSFORMS
+from ..outputs import check_outputs
 from .common import cli, user_errors
 
 
@@ -30,6 +31,13 @@ def dataset(source: str, dest: str | None, resolution: str | None, transform: st
     image is); unreadable, truncated, too small or differently sized files are skipped. A summary of
     what was converted and skipped is printed at the end. Nothing is left behind if the run stops early.
     """
+    from ..data.dataset_tool import format_summary, make_dataset
+    if dest is None:
+        check_outputs(["."])
+    elif dest.lower().endswith(".zip"):
+        check_outputs(files=[dest])
+    else:
+        check_outputs([dest])
     summary = make_dataset(source, dest, resolution=resolution, transform=transform, labels=labels,
                            max_images=max_images, allow_upscale=allow_upscale)
     click.echo(format_summary(summary))

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import click
 
-from .. import formats
 from ..builtin import DEMO
-from ..demo import PROJECTION_STEPS, run_demo
+from ..choices import DEMO_PROJECTION_STEPS as PROJECTION_STEPS
+from ..outputs import check_outputs
 from .common import cli, resolve_device, user_errors
 
 
 @cli.command()
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint to show")
-@click.option("--outdir", type=click.Path(file_okay=False), default="demo", show_default=True)
+@click.option("--outdir", type=click.Path(), default="demo", show_default=True)
 @click.option("--projection-steps", type=int, default=PROJECTION_STEPS, show_default=True,
               help="Optimisation steps of the projection figure")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
@@ -19,5 +19,8 @@ from .common import cli, resolve_device, user_errors
 def demo(network: str, outdir: str, projection_steps: int, device: str) -> None:
     """Samples, style mixing, stochastic variation, truncation, interpolation and projection, with an
     index.html explaining each (the file list is printed as it is written)."""
+    from .. import formats
+    from ..demo import FILES, run_demo
+    check_outputs([outdir], [f"{outdir}/{name}" for name in FILES])
     G = formats.load(network, device=resolve_device(device))
     run_demo(G, outdir, projection_steps, log=click.echo)

@@ -4,17 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
 
 from ..builtin import DEMO
-from .. import edit as editing
-from .. import formats, video
 from ..errors import StyleGANError
-from ..figures import labeled_grid
-from ..generate import render
-from ..io import save_png
-from ..latent import resolve_layers
+from ..outputs import check_outputs
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
 
@@ -23,7 +16,8 @@ def directions() -> None:
     """Find editing directions in W (writes .npz, or .npy boundaries for InterFaceGAN)."""
 
 
-def _report(d: editing.Directions, out: str) -> None:
+def _report(d, out: str) -> None:
+    from .. import edit as editing
     editing.save_directions(d, out)
     click.echo(f"{out}: {len(d.directions)} {d.method} direction(s)")
     for i in range(min(8, len(d.directions))):
@@ -34,11 +28,14 @@ def _report(d: editing.Directions, out: str) -> None:
 @click.option("--network", default=DEMO, show_default=True)
 @click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows whose style weights to factorise")
 @click.option("--num", type=int, default=32, show_default=True, help="Directions kept")
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path())
 @click.option("--device", default="auto", show_default=True)
 @user_errors
 def sefa(network, layer_spec, num, out, device):
     """SeFa: closed-form directions from the style weights (no sampling, no extra network)."""
+    from .. import edit as editing, formats
+    from ..latent import resolve_layers
+    check_outputs(files=[out])
     G = formats.load(network, device=resolve_device(device))
     _report(editing.sefa(G, resolve_layers(G, layer_spec), num), out)
 
@@ -49,14 +46,16 @@ def sefa(network, layer_spec, num, out, device):
 @click.option("--num", type=int, default=64, show_default=True, help="Components kept")
 @click.option("--class", "class_idx", type=int, default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path())
 @click.option("--device", default="auto", show_default=True)
 @user_errors
 def ganspace(network, samples, num, class_idx, seed, out, device):
     """GANSpace: principal components of w, with their standard deviations as strength units."""
-    G = formats.load(network, device=resolve_device(device))
+    from .. import edit as editing, formats
     if samples < 2:
         raise StyleGANError("--samples must be at least 2")
+    check_outputs(files=[out])
+    G = formats.load(network, device=resolve_device(device))
     _report(editing.ganspace(G, samples, num, seed=seed, class_idx=class_idx), out)
 
 
@@ -68,11 +67,13 @@ def ganspace(network, samples, num, class_idx, seed, out, device):
 @click.option("--condition", "conditions", multiple=True, type=click.Path(dir_okay=False),
               help="Boundary .npy to keep unchanged (repeatable)")
 @click.option("--class", "class_idx", type=int, default=None)
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="boundary.npy or .npz")
+@click.option("--out", required=True, type=click.Path(), help="boundary.npy or .npz")
 @click.option("--device", default="auto", show_default=True)
 @user_errors
 def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out, device):
     """InterFaceGAN: a linear boundary fitted to per-seed scores or labels."""
+    from .. import edit as editing, formats
+    check_outputs(files=[out])
     G = formats.load(network, device=resolve_device(device))
     seeds, values = editing.read_scores(scores)
     others = [editing.load_direction(c, G.w_dim)[0] for c in conditions]
@@ -81,6 +82,7 @@ def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out,
 
 def parse_strengths(text: str) -> list[float]:
     """'-3:3:7' -> 7 evenly spaced values from -3 to 3; '1.5' or '-1,0,1' -> those values."""
+    import numpy as np
     try:
         if ":" in text:
             lo, hi, n = text.split(":")
@@ -97,19 +99,27 @@ def parse_strengths(text: str) -> list[float]:
 @click.option("--direction", required=True, help="dirs.npz:INDEX, dirs.npz or boundary.npy")
 @click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows to edit, e.g. 0-7 or coarse")
 @click.option("--strength", default="-3:3:7", show_default=True, help="LO:HI:COUNT, or a comma list")
-@click.option("--video", "video_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--video", "video_path", default=None, type=click.Path(),
               help="Also write a video sweeping the strength")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, strength, video_path, outdir):
     """Move seeds or projected ws along a direction in chosen layers: one strip per latent (grid)."""
+    import numpy as np
+    import torch
+    from .. import edit as editing, video
+    from ..figures import labeled_grid
+    from ..generate import render
+    from ..io import save_png
+    from ..latent import resolve_layers
     if (seeds is None) == (projected_w is None):
         raise StyleGANError("give either --seeds or --projected-w")
+    strengths = parse_strengths(strength)
+    check_outputs(files=[Path(outdir) / "edit.png"] + ([video_path] if video_path else []))
     G = gen.load()
     ws, labels = gen.sources(G, seeds or projected_w)
     vector, unit = editing.load_direction(direction, G.w_dim)
     layers = resolve_layers(G, layer_spec)
-    strengths = parse_strengths(strength)
     rows = []
     for i in range(len(ws)):
         edited = torch.cat([editing.apply_direction(ws[i:i + 1], vector, k * unit, layers) for k in strengths])

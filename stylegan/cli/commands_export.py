@@ -6,10 +6,11 @@ from pathlib import Path
 import click
 
 from ..builtin import DEMO
-from .. import formats
+from ..choices import (EXPORT_FORMATS as FORMATS, EXPORT_NOISE_MODES as NOISE_MODES, EXPORT_PARTS as PARTS,
+                       EXPORT_PRECISIONS as PRECISIONS, EXPORT_TOLERANCE as DEFAULT_TOLERANCE)
 from ..errors import InputError
-from ..export import DEFAULT_TOLERANCE, FORMATS, NOISE_MODES, PARTS, PRECISIONS, ExportSpec, export_generator
-from ..latent import parse_seeds
+from ..outputs import check_outputs
+from ..seeds import parse_seeds
 from .common import cli, user_errors
 
 PART_NAMES = {"mapping": "mapping network", "synthesis": "synthesis network", "full": "generator (z -> image)"}
@@ -35,7 +36,7 @@ def _shape(shape: tuple) -> str:
 @cli.command("export")
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl or native .safetensors")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="onnx or torchscript")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output file; its sidecar is OUT.json")
+@click.option("--out", required=True, type=click.Path(), help="Output file; its sidecar is OUT.json")
 @click.option("--part", type=click.Choice(PARTS), default="full", show_default=True,
               help="mapping (z -> ws), synthesis (ws -> image) or full (z -> image)")
 @click.option("--batch", default="dynamic", show_default=True, help="Batch size N, or dynamic")
@@ -56,6 +57,9 @@ def export(network: str, fmt: str, out: str, part: str, batch: str, precision: s
            no_verify: bool) -> None:
     """Export the mapping, the synthesis or the whole generator to ONNX or TorchScript, run it on a few seeds,
     and fail if it differs from PyTorch by more than the tolerance."""
+    from .. import formats
+    from ..export import ExportSpec, export_generator, sidecar_path
+    check_outputs(files=[out, sidecar_path(out)])
     spec = ExportSpec(part=part, batch=parse_batch(batch), precision=precision, truncation_psi=truncation_psi,
                       truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)
     seed_list = parse_seeds(seeds)

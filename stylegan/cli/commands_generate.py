@@ -1,21 +1,16 @@
 """`stylegan generate`, `stylegan info` and `stylegan convert`."""
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
 
 from ..builtin import DEMO
-from .. import formats
 from ..errors import StyleGANError
-from ..bulk import distributed_env, generate_to_folder, image_name
-from ..generate import check_truncation, render
-from ..info import describe
-from ..io import make_grid, read_image, save_png
-from ..latent import class_label, load_ws, parse_seeds
+from ..outputs import RunRecord, check_outputs, network_identity
+from ..seeds import parse_seeds
 from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, resolve_device, user_errors
 
 
@@ -26,23 +21,27 @@ from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse
               help="Render stored ws (.npz key 'w' or .npy) instead of seeds")
 @click.option("--settings", "settings_file", default=None, type=click.Path(dir_okay=False),
               help="Render the image a studio capture's .json describes (its network unless --network is given)")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @click.option("--grid", default=None, help="Also write grid.png with COLSxROWS images, e.g. 4x2")
 @click.option("--batch", "batch_size", type=int, default=4, show_default=True, help="Images per forward pass")
 @click.option("--format", "out_format", type=click.Choice(["png", "zip"]), default="png", show_default=True,
               help="Loose PNG files, or one zip per process")
+@click.option("--overwrite", is_flag=True, help="Make every image anew, even when OUTDIR holds images made with "
+              "other settings (they are deleted)")
 @user_errors
 def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, settings_file: str | None,
-             outdir: str, grid: str | None, batch_size: int, out_format: str) -> None:
+             outdir: str, grid: str | None, batch_size: int, out_format: str, overwrite: bool) -> None:
     """Generate images from seeds (seedNNNN.png), as the official gen_images.py does, or from ws files.
 
-    Existing images are kept and skipped, so an interrupted run resumes. Under
-    `torchrun --nproc-per-node N` each process renders its share of the seeds (on cuda:LOCAL_RANK when
-    GPUs are present) and the files are the same as with one process.
+    Existing images are kept and skipped, so an interrupted run resumes; the settings are recorded in
+    OUTDIR/stylegan-generate.json, and a run with other settings stops (add --overwrite to start anew).
+    Under `torchrun --nproc-per-node N` each process renders its share of the seeds (on cuda:LOCAL_RANK
+    when GPUs are present) and the files are the same as with one process.
     """
     if sum(v is not None for v in (seeds, projected_w, settings_file)) != 1:
         raise StyleGANError("give either --seeds or --projected-w (or --settings), one of them")
     if settings_file is not None:
+        check_outputs(files=[Path(outdir) / f"{Path(settings_file).stem}.png"])
         _generate_from_settings(gen, Path(settings_file), Path(outdir))
         return
     seed_list = parse_seeds(seeds) if seeds is not None else []
@@ -50,18 +49,34 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         raise StyleGANError("--seeds is empty")
     if batch_size < 1:
         raise StyleGANError(f"--batch must be at least 1, got {batch_size}")
-    rank, world_size, local_rank = distributed_env()
     grid_shape = parse_grid(grid)
+    import torch
+    from ..bulk import distributed_env, image_name
+    rank, world_size, local_rank = distributed_env()
     if grid_shape and (world_size > 1 or out_format == "zip"):
         raise StyleGANError("--grid needs a single process writing PNG files")
+    out = Path(outdir)
+    names = [image_name(s) for s in seed_list] if out_format == "png" else []
+    check_outputs([out], [os.path.join(outdir, n) for n in names + (["grid.png"] if grid_shape else [])])
+    record = None
+    if seeds is not None:
+        settings = {"network": network_identity(gen.network), "trunc": gen.truncation_psi,
+                    "trunc_cutoff": gen.truncation_cutoff, "class": gen.class_idx, "noise_mode": gen.noise_mode,
+                    "translate": gen.translate, "rotate": gen.rotate, "precision": gen.precision,
+                    "config": gen.config, "format": out_format}
+        record = RunRecord(out, "generate", settings, overwrite, ("seed*.png", "images-*-of-*.zip", "grid.png"),
+                           delete=rank == 0).check()
     if world_size > 1 and gen.device in ("auto", "cuda") and torch.cuda.is_available():
         gen.device = f"cuda:{local_rank}"
+    from ..bulk import generate_to_folder
+    from ..generate import check_truncation, render
+    from ..io import make_grid, read_image, save_png
+    from ..latent import class_label, load_ws
     G = gen.load()
     psi, cutoff = getattr(G, "default_truncation", (1.0, None))
     if seeds is not None and psi != 1 and gen.truncation_psi == 1:
         click.echo(f"note: this network's home code truncates by default (psi {psi:g} on the first {cutoff} ws); "
                    f"add --trunc {psi:g} --trunc-cutoff {cutoff} to get its published images", err=True)
-    out = Path(outdir)
     if projected_w is not None:
         ws = load_ws(projected_w, G)
         names = [f"proj{i:02d}.png" for i in range(len(ws))]
@@ -74,12 +89,15 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         _check_grid(grid_shape, len(seed_list))
         check_truncation(G, gen.truncation_psi, gen.truncation_cutoff)
         class_label(G, gen.class_idx)  # fail early on a missing or wrong class
+        record.start()
         stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx,
-                                   gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip")
+                                   gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip",
+                                   resume=not overwrite)
         where = f" (rank {rank} of {world_size})" if world_size > 1 else ""
         click.echo(f"{out}: {stats.written} images written, {stats.skipped} already there, "
                    f"{stats.seconds:.1f} s, {stats.images_per_second:.2f} img/s{where}")
     if grid_shape:
+        import numpy as np
         images = np.stack([read_image(out / name, channels=G.img_channels) for name in names])
         save_png(make_grid(images, *grid_shape), out / "grid.png")
         click.echo(str(out / "grid.png"))
@@ -87,6 +105,8 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
 
 def _generate_from_settings(gen: GeneratorOptions, path: Path, outdir: Path) -> None:
     """Render a studio settings file to OUTDIR/NAME.png, exactly as the studio showed it."""
+    from .. import formats
+    from ..io import save_png
     from ..studio.state import Resolver, load_settings, render_settings
     settings = load_settings(path)
     if gen.network != DEMO or not settings.network:
@@ -109,6 +129,7 @@ def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
 @user_errors
 def info(network: str, config: str | None) -> None:
     """Describe a checkpoint: format, networks, resolution, dims, style layers, parameters."""
+    from ..info import describe
     click.echo(describe(network, config=config))
 
 
@@ -121,6 +142,8 @@ def info(network: str, config: str | None) -> None:
 @user_errors
 def convert(src: str, dst: str, to: str, config: str | None) -> None:
     """Convert a checkpoint SRC (any supported format) to DST in the native or rosinality format."""
+    from .. import formats
+    check_outputs(files=[dst])
     nets = formats.load_networks(src, config=config)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

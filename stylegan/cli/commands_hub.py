@@ -7,7 +7,6 @@ from ..errors import StyleGANError
 from ..hub import download_network, network_path, zoo
 from ..hub.cache import cache_root
 from ..hub.download import remote_size
-from ..nets.weights import INCEPTION, LPIPS_HEADS, VGG16, download_weights
 from .common import cli, user_errors
 
 
@@ -49,6 +48,7 @@ def download(names: tuple[str, ...], weights: bool) -> None:
         raise click.UsageError("name at least one checkpoint (see `stylegan models`), a URL, or --weights")
     jobs = [(name, lambda name=name: download_network(name)) for name in names]
     if weights:
+        from ..nets.weights import INCEPTION, LPIPS_HEADS, VGG16, download_weights
         jobs += [(spec.cached_as, lambda spec=spec: download_weights(spec)) for spec in (INCEPTION, VGG16, LPIPS_HEADS)]
     failed = 0
     for name, job in jobs:

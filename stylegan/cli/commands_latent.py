@@ -1,16 +1,14 @@
 """`stylegan mix | noise | truncation | interpolate | layers`: the day-to-day latent tools."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
 
-from .. import figures, video
 from ..errors import StyleGANError
-from ..io import make_grid, save_png
-from ..latent import parse_seeds, resolve_layers, seeds_to_ws, style_ranges
+from ..outputs import check_outputs
+from ..seeds import parse_seeds
 from .common import GeneratorOptions, cli, generator_options, parse_grid, sources_to_ws, user_errors
 
 @cli.command()
@@ -21,10 +19,14 @@ from .common import GeneratorOptions, cli, generator_options, parse_grid, source
               help="ws rows taken from B: 0-6, coarse, middle, fine, ...; repeat for stacked blocks")
 @click.option("--weight", type=float, default=1.0, show_default=True,
               help="1 = replace A's rows by B's, 0.5 = average them")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
     """Style mixing figure: each cell is row A with column B's styles in the chosen layers."""
+    from .. import figures
+    from ..io import save_png
+    from ..latent import resolve_layers
+    check_outputs(files=[Path(outdir) / "grid.png"])
     G = gen.load()
     row_ws, row_labels = gen.sources(G, rows)
     col_ws, col_labels = gen.sources(G, cols)
@@ -40,39 +42,51 @@ def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
 @click.option("--samples", type=int, default=4, show_default=True, help="Noise realisations shown")
 @click.option("--std-samples", type=int, default=100, show_default=True, help="Realisations for the std-dev map")
 @click.option("--noise-seed", type=int, default=0, show_default=True)
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir):
     """Stochastic variation (several noise draws, zoomed crops, per-pixel std dev) and noise in layers."""
+    from .. import figures
+    from ..io import save_png
+    out = Path(outdir)
+    check_outputs([out], [out / "noise-layers.png"])
     G = gen.load()
     if not hasattr(G.synthesis, "noise_layers"):
         raise StyleGANError(f"StyleGAN{G.generation} networks have no noise inputs; use a StyleGAN1/2 network")
     if samples < 1 or std_samples < 2:
         raise StyleGANError("--samples must be at least 1 and --std-samples at least 2")
     ws, labels = gen.sources(G, seeds)
-    out = Path(outdir)
+    check_outputs(files=[out / f"noise-{kind}{label}.png" for label in labels for kind in ("", "std-")])
     for i, label in enumerate(labels):
         fig = figures.stochastic_variation(G, ws[i:i + 1], samples, std_samples, noise_seed)
-        save_png(fig["samples"], out / f"noise-{label}.png")
-        save_png(fig["std"], out / f"noise-std-{label}.png")
-        click.echo(str(out / f"noise-{label}.png"))
+        for name, image in ((f"noise-{label}.png", fig["samples"]), (f"noise-std-{label}.png", fig["std"])):
+            save_png(image, out / name)
+            click.echo(str(out / name))
     save_png(figures.noise_in_layers(G, ws, noise_seed), out / "noise-layers.png")
     click.echo(str(out / "noise-layers.png"))
 
 
 @cli.command()
-@generator_options
+@generator_options(truncation=False)
 @click.option("--seeds", required=True, help="Seeds (or .npz ws files), one row each")
-@click.option("--psi", "psis", default="-1,-0.5,0,0.5,0.7,1,1.5", show_default=True, help="Comma-separated psi values")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--trunc", "psis", default="-1,-0.5,0,0.5,0.7,1,1.5", show_default=True,
+              help="Truncation psi of each column, comma-separated")
+@click.option("--psi", "old_psis", default=None, hidden=True, help="Deprecated name of --trunc")
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
-def truncation(gen: GeneratorOptions, seeds, psis, outdir):
-    """Truncation sweep: rows = seeds, columns = psi (0 = the average image, negative = past it)."""
-    G = gen.load()
+def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
+    """Truncation sweep: rows = seeds, columns = truncation psi (0 = the average image, negative = past it)."""
+    from .. import figures
+    from ..io import save_png
+    if old_psis is not None:
+        warnings.warn("--psi is deprecated: --trunc names truncation psi in every verb (here a list of them)")
+        psis = old_psis
     try:
         psi_list = [float(p) for p in psis.split(",")]
     except ValueError:
-        raise StyleGANError(f"--psi must be comma-separated numbers, got {psis!r}") from None
+        raise StyleGANError(f"--trunc must be comma-separated numbers, got {psis!r}") from None
+    check_outputs(files=[Path(outdir) / "truncation.png"])
+    G = gen.load()
     ws, labels = sources_to_ws(G, seeds, 1.0, None, gen.class_idx)
     cutoff = gen.truncation_cutoff
     if cutoff is not None and not 0 <= cutoff <= G.num_ws:
@@ -93,10 +107,15 @@ def truncation(gen: GeneratorOptions, seeds, psis, outdir):
 @click.option("--grid", default="1x1", show_default=True, help="COLSxROWS walks side by side")
 @click.option("--noise-loop", is_flag=True, help="Keep each seed's w fixed and loop the noise instead")
 @click.option("--fps", type=float, default=30, show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="walk.mp4 or walk.gif")
+@click.option("--output", required=True, type=click.Path(), help="walk.mp4 or walk.gif")
 @user_errors
 def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop, grid, noise_loop, fps, output):
     """Latent walk video through seeds (W: cubic/linear, Z: slerp), or a noise-only loop."""
+    import numpy as np
+    from .. import video
+    from ..io import make_grid
+    from ..latent import seeds_to_ws
+    check_outputs(files=[output])
     G = gen.load()
     seed_list = parse_seeds(seeds)
     cols, rows = parse_grid(grid)
@@ -127,13 +146,18 @@ def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop
 @generator_options
 @click.option("--seed-a", "seed_a", default="1", show_default=True, help="Seed or .npz ws file for A")
 @click.option("--seed-b", "seed_b", default="2", show_default=True, help="Seed or .npz ws file for B")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def layers(gen: GeneratorOptions, seed_a, seed_b, outdir):
     """For each ws row: A with only that row from B, in one labelled strip."""
+    from .. import figures
+    from ..io import save_png
+    from ..latent import style_ranges
+    check_outputs([outdir])
     G = gen.load()
     ws_a, label_a = gen.sources(G, seed_a)
     ws_b, label_b = gen.sources(G, seed_b)
+    check_outputs(files=[Path(outdir) / f"layers-{label_a[0]}-{label_b[0]}.png"])
     strip = figures.layer_swaps(G, ws_a, ws_b, gen.noise_mode)
     path = Path(outdir) / f"layers-{label_a[0]}-{label_b[0]}.png"
     save_png(strip, path)

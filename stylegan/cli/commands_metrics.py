@@ -4,11 +4,11 @@ from __future__ import annotations
 import click
 
 from ..builtin import DEMO
-from ..metrics import METRICS, format_table, parse_metric_names
-from ..metrics.run import evaluate
+from ..choices import METRIC_DESCRIPTIONS
+from ..outputs import check_outputs
 from .common import cli, resolve_device, user_errors
 
-_NAMES = "\n".join(f"  {name:<12} {metric.about}" for name, metric in METRICS.items())
+_NAMES = "\n".join(f"  {name:<12} {about}" for name, about in METRIC_DESCRIPTIONS.items())
 
 
 @cli.command(epilog=f"\b\nMetrics:\n{_NAMES}")
@@ -40,7 +40,11 @@ def metrics(network: str, metric_names: str, data: str | None, mirror: bool | No
     Each result is appended to metric-NAME.jsonl, in the format of the official tools, and a short table
     is printed at the end. Feature-network weights are read from local files, or fetched with --download-weights.
     """
+    from ..metrics import format_table, parse_metric_names
+    from ..metrics.run import default_run_dir, evaluate
     names = parse_metric_names(metric_names)
+    folder = run_dir if run_dir is not None else default_run_dir(network)
+    check_outputs([folder], [f"{folder}/metric-{name}.jsonl" for name in names])
     results = evaluate(network, names, data=data, mirror=mirror, gpus=gpus,
                        device=resolve_device(device) if gpus == 1 else "cuda", run_dir=run_dir, echo=click.echo,
                        inception=detector, vgg16=vgg, seed=seed, num_gen=num_gen, max_real=max_real, cache=cache,

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .. import pipeline
-from ..latent import parse_seeds
+from ..seeds import parse_seeds
 from .common import cli, resolve_device, user_errors
 
 
@@ -12,9 +11,16 @@ from .common import cli, resolve_device, user_errors
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--seeds", required=True, help="Seeds, e.g. 0-9")
 @click.option("--trunc", "truncation_psi", type=float, default=None, help="psi for generate/mix (default: recipe's)")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @click.option("--device", default="auto", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Run every seed anew, even when OUTDIR holds results made with "
+              "another recipe or psi")
 @user_errors
-def pipeline_cmd(recipe, seeds, truncation_psi, outdir, device):
-    """Run RECIPE (TOML, or YAML with PyYAML) for each seed; finished seeds are skipped."""
-    pipeline.run(recipe, parse_seeds(seeds), truncation_psi, outdir, resolve_device(device), progress=click.echo)
+def pipeline_cmd(recipe, seeds, truncation_psi, outdir, device, overwrite):
+    """Run RECIPE (TOML, or YAML with PyYAML) for each seed; finished seeds are skipped.
+
+    The recipe and psi are recorded in OUTDIR/stylegan-pipeline.json: a rerun with another recipe or psi
+    stops (add --overwrite to run every seed anew)."""
+    from .. import pipeline
+    pipeline.run(recipe, parse_seeds(seeds), truncation_psi, outdir, resolve_device(device), progress=click.echo,
+                 overwrite=overwrite)

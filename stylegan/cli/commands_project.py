@@ -4,19 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
 
 from ..builtin import DEMO
-from .. import formats, video
+from ..choices import PROJECTION_METHODS as METHODS
 from ..errors import StyleGANError
-from ..figures import labeled_grid
-from ..generate import render
-from ..io import atomic_path, read_image, save_png
-from ..latent import crossover as crossover_ws, expression as expression_ws, interpolate, resolve_layers, save_ws
-from ..nets import WeightsMissingError, load_vgg16_net
-from ..perceptual import lpips_between
-from ..project import METHODS, project, psnr
+from ..outputs import RunRecord, check_outputs, network_identity
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -33,7 +25,9 @@ def _targets(path: Path) -> list[Path]:
     return [path]
 
 
-def _save_noise(path: Path, G, noise: list[torch.Tensor]) -> None:
+def _save_noise(path: Path, G, noise: list) -> None:
+    import numpy as np
+    from ..io import atomic_path
     names = [f"{name}.noise_const" for name, module in G.synthesis.named_modules()
              if module in G.synthesis.noise_layers()]
     arrays = {name: n[0, 0].cpu().numpy() for name, n in zip(names, noise)}
@@ -59,22 +53,41 @@ def _save_noise(path: Path, G, noise: list[torch.Tensor]) -> None:
 @click.option("--vgg", default=None, type=click.Path(dir_okay=False),
               help="VGG16 weights (vgg16-397923af.pth or vgg16.pt); default: $STYLEGAN_VGG16 or the torch hub cache")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--outdir", type=click.Path(file_okay=False), required=True)
+@click.option("--outdir", type=click.Path(), required=True)
+@click.option("--overwrite", is_flag=True, help="Project every target anew, even when OUTDIR holds projections made "
+              "with other settings")
 @user_errors
 def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_noise, stabilize, class_idx, seed,
-                save_video, vgg, device, outdir):
-    """Project an image (or each image of a folder, resumably) into W or W+."""
+                save_video, vgg, device, outdir, overwrite):
+    """Project an image (or each image of a folder, resumably) into W or W+.
+
+    The settings are recorded in OUTDIR/stylegan-project.json: a rerun with the same settings skips the
+    targets already projected, one with other settings stops (add --overwrite to project anew)."""
+    files = _targets(Path(target))
+    record = _prepare_outdir(Path(target), files, Path(outdir), save_video, overwrite,
+                             dict(network=network_identity(network), method=method, space=space,
+                                  num_steps=num_steps, loss=loss, init=init, lr=lr, no_noise=no_noise,
+                                  stabilize=stabilize, class_idx=class_idx, seed=seed, vgg=vgg))
+    import numpy as np
+    from .. import formats, video
+    from ..generate import render
+    from ..io import read_image, save_png
+    from ..latent import save_ws
+    from ..nets import WeightsMissingError, load_vgg16_net
+    from ..perceptual import PROJECTION_LOSSES, lpips_between
+    from ..project import project, psnr
     nets = formats.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
     if stabilize and not hasattr(G.synthesis, "input"):
         raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
-    files = _targets(Path(target))
     try:
-        vgg_net = load_vgg16_net(vgg)
+        vgg_net = load_vgg16_net(vgg, PROJECTION_LOSSES)
     except WeightsMissingError:
         if vgg is not None:
             raise
         vgg_net = None  # the losses fall back (and say so); the summary has no LPIPS column
+    has_lpips = vgg_net is not None and vgg_net.has_lpips
+    record.start()
     init_value = int(init) if init.isdigit() else init
     out = Path(outdir)
     rows = []
@@ -106,17 +119,28 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
             frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
             video.write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
         save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
-        distance = lpips_between(vgg_net, proj, image) if vgg_net is not None and vgg_net.has_lpips else float("nan")
+        distance = lpips_between(vgg_net, proj, image) if has_lpips else float("nan")
         rows.append((file.name, result.losses[-1], psnr(proj, image), distance))
-        click.echo(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB, LPIPS {distance:.4f} "
-                   f"-> {folder}")
+        lpips_text = f", LPIPS {distance:.4f}" if has_lpips else ""
+        click.echo(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB{lpips_text} -> {folder}")
     if len(rows) > 1:
-        click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}{'LPIPS':>10}")
+        click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}" + (f"{'LPIPS':>10}" if has_lpips else ""))
         for name, final, value, distance in rows:
-            click.echo(f"{name:<30}{final:>10.4f}{value:>10.2f}{distance:>10.4f}")
+            click.echo(f"{name:<30}{final:>10.4f}{value:>10.2f}" + (f"{distance:>10.4f}" if has_lpips else ""))
+
+
+def _prepare_outdir(target: Path, files: list[Path], out: Path, save_video: bool, overwrite: bool,
+                    settings: dict) -> RunRecord:
+    """Before any work: every output writable, and a resumed folder made with the same settings."""
+    names = ["target.png", "proj.png", "noise.npz", "projected_w.npz"] + (["proj.mp4"] if save_video else [])
+    folders = [out / f.stem if len(files) > 1 or target.is_dir() else out for f in files]
+    check_outputs([out], [folder / name for folder in folders for name in names])
+    return RunRecord(out, "project", settings, overwrite, ("projected_w.npz", "*/projected_w.npz")).check()
 
 
 def _save_strip(images, labels, path: Path) -> None:
+    from ..figures import labeled_grid
+    from ..io import save_png
     save_png(labeled_grid([list(images)], None, labels), path)
     click.echo(str(path))
 
@@ -126,16 +150,21 @@ def _save_strip(images, labels, path: Path) -> None:
 @click.argument("source_a")
 @click.argument("source_b")
 @click.option("--steps", type=int, default=8, show_default=True, help="Interpolation steps from A to B")
-@click.option("--video", "video_path", default=None, type=click.Path(dir_okay=False), help="Also write a video")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--video", "video_path", default=None, type=click.Path(), help="Also write a video")
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
     """Morph between two ws (.npz from projection, or seeds) by linear interpolation in W+."""
+    import torch
+    from .. import video
+    from ..generate import render
+    from ..latent import interpolate
+    if steps < 1:
+        raise StyleGANError("--steps must be at least 1")
+    check_outputs(files=[Path(outdir) / "morph.png"] + ([video_path] if video_path else []))
     G = gen.load()
     a, _ = gen.sources(G, source_a)
     b, _ = gen.sources(G, source_b)
-    if steps < 1:
-        raise StyleGANError("--steps must be at least 1")
     path = interpolate(torch.cat([a[:1], b[:1]]), steps, "linear")
     images = render(G, path, gen.noise_mode)
     _save_strip(images, [f"{i}/{steps}" for i in range(steps + 1)], Path(outdir) / "morph.png")
@@ -149,10 +178,14 @@ def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
 @click.option("--content", required=True, help="ws file or seed giving the first (content) layers")
 @click.option("--style", "style_src", required=True, help="ws file or seed giving the remaining (style) layers")
 @click.option("--layers", "layer_spec", default=None, help="Layers taken from the style, e.g. 9-17 (default: 9 and up)")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
     """Layer crossover: content layers from one image, style layers from another."""
+    import torch
+    from ..generate import render
+    from ..latent import crossover as crossover_ws, resolve_layers, save_ws
+    check_outputs(files=[Path(outdir) / "crossover_w.npz", Path(outdir) / "crossover.png"])
     G = gen.load()
     c, _ = gen.sources(G, content)
     s, _ = gen.sources(G, style_src)
@@ -174,18 +207,22 @@ def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
 @click.option("--neutral", required=True, help="ws file or seed with a neutral expression")
 @click.option("--expressive", required=True, help="ws file or seed with the expression to transfer")
 @click.option("--strength", default="1.0", show_default=True, help="One value or a list, e.g. 0,0.5,1,1.5")
-@click.option("--outdir", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True)
 @user_errors
 def expression(gen: GeneratorOptions, target_src, neutral, expressive, strength, outdir):
     """Expression transfer: target + strength * (expressive - neutral)."""
-    G = gen.load()
-    w1, _ = gen.sources(G, target_src)
-    w2, _ = gen.sources(G, neutral)
-    w3, _ = gen.sources(G, expressive)
+    import torch
+    from ..generate import render
+    from ..latent import expression as expression_ws, save_ws
     try:
         strengths = [float(v) for v in strength.split(",")]
     except ValueError:
         raise StyleGANError(f"--strength must be numbers like 1.0 or 0,0.5,1, got {strength!r}") from None
+    check_outputs(files=[Path(outdir) / "expression_w.npz", Path(outdir) / "expression.png"])
+    G = gen.load()
+    w1, _ = gen.sources(G, target_src)
+    w2, _ = gen.sources(G, neutral)
+    w3, _ = gen.sources(G, expressive)
     results = torch.cat([expression_ws(w1[:1], w2[:1], w3[:1], k) for k in strengths])
     images = render(G, torch.cat([w1[:1], w2[:1], w3[:1], results]), gen.noise_mode)
     out = Path(outdir)

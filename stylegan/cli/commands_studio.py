@@ -8,6 +8,7 @@ import webbrowser
 import click
 
 from ..errors import StyleGANError
+from ..outputs import check_outputs
 from .common import cli, resolve_device, user_errors
 
 INSTALL_HINT = "pip install 'stylegan[studio]'"
@@ -24,7 +25,7 @@ INSTALL_HINT = "pip install 'stylegan[studio]'"
 @click.option("--allow-dir", "allow_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Also let the page read files in this directory (repeatable); the networks given, their "
               "directories and the current directory are always readable")
-@click.option("--outdir", type=click.Path(file_okay=False), default="studio-captures", show_default=True,
+@click.option("--outdir", type=click.Path(), default="studio-captures", show_default=True,
               help="Where captures and projections are written")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser")
@@ -40,6 +41,7 @@ def studio(networks: tuple[str, ...], port: int, host: str, token: str | None, a
     from ..studio.gate import check_exposure
     from ..studio.session import Session
     check_exposure(host, "unset" if token is None else token)  # refuse --token '' off loopback before loading
+    check_outputs([outdir])
     session = Session(list(networks), list(allow_dirs), outdir, resolve_device(device))
     for name in session.networks[:1]:
         session.model(name)  # fail now, not in the page, on a bad --network

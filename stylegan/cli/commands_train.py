@@ -1,15 +1,17 @@
 """`stylegan train`: the official train.py flags, with the presets of each configuration."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from ..metrics import parse_metric_names
-from ..train.options import AUGMENT_MODES, CONFIGS, LOSSES, TrainOptions
+from ..choices import AUGMENT_MODES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
+from ..outputs import check_outputs
 from .common import cli, user_errors
 
 
 @cli.command("train")
-@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Where to make the run folder")
+@click.option("--outdir", required=True, type=click.Path(), help="Where to make the run folder")
 @click.option("--cfg", type=click.Choice(CONFIGS), required=True, help="Base configuration")
 @click.option("--data", required=True, type=click.Path(),
               help="Training data: a zip or a folder of images, or builtin:toonfaces[:RES]")
@@ -53,6 +55,11 @@ from .common import cli, user_errors
 @user_errors
 def train_cmd(dry_run: bool, metrics: str, **options) -> None:
     """Train a StyleGAN1/2/3 network (resumable; Ctrl-C writes a snapshot and exits)."""
+    from ..metrics import parse_metric_names
+    from ..train.options import TrainOptions
     from ..train.run import train
     names = [] if metrics.strip().lower() == "none" else parse_metric_names(metrics)
+    if not dry_run:
+        check_outputs([options["resume"] if options["resume"] and Path(options["resume"]).is_dir()
+                       else options["outdir"]])
     train(TrainOptions(metrics=names, **options), dry_run=dry_run, log=click.echo)

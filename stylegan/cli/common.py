@@ -8,15 +8,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import click
-import torch
 
 from ..builtin import DEMO
-from .. import formats
+from ..choices import PRECISIONS
 from ..errors import StyleGANError
-from ..generate import set_input_transform
 from ..hub.cache import DOWNLOAD_ENV, OFFLINE_ENV
-from ..latent import load_ws, parse_seeds, seeds_to_ws
-from ..precision import PRECISIONS, configure
+from ..outputs import describe_os_error
 
 
 def _set_env(name: str):
@@ -63,18 +60,22 @@ def cli() -> None:
 
 
 def user_errors(func):
-    """Report package errors as one-line CLI errors instead of tracebacks."""
+    """Report package errors and file-system faults (permission, no space, a file or folder in the way) as
+    one-line CLI errors instead of tracebacks."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except StyleGANError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(describe_os_error(exc)) from None
     return wrapper
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str):
     """'auto' -> cuda when available, else cpu; a clear error for CUDA on a machine without it."""
+    import torch
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -127,6 +128,9 @@ class GeneratorOptions:
 
     def load(self):
         """G_ema on the chosen device, with the StyleGAN3 transform and the speed options applied."""
+        from .. import formats
+        from ..generate import set_input_transform
+        from ..precision import configure
         G = formats.load(self.network, device=resolve_device(self.device), config=self.config)
         set_input_transform(G, parse_vec2(self.translate), self.rotate)
         return configure(G, self.precision, self.compile_)
@@ -136,8 +140,12 @@ class GeneratorOptions:
         return sources_to_ws(G, text, self.truncation_psi, self.truncation_cutoff, self.class_idx)
 
 
-def generator_options(func):
-    """Add the shared generator options to a verb; it receives them as one `gen: GeneratorOptions`."""
+def generator_options(func=None, *, truncation: bool = True):
+    """Add the shared generator options to a verb; it receives them as one `gen: GeneratorOptions`.
+
+    With `truncation=False` the verb defines its own `--trunc` (psi 1 is used for its sources)."""
+    if func is None:
+        return functools.partial(generator_options, truncation=truncation)
     options = [
         click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality "
                      ".pt, MMGeneration .pth or native .safetensors; a file, an http(s) URL or a published "
@@ -156,10 +164,14 @@ def generator_options(func):
         click.option("--compile", "compile_", is_flag=True, help="torch.compile the synthesis network"),
         click.option("--config", default=None, help=CONFIG_HELP),
     ]
+    if not truncation:
+        del options[1]
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        gen = GeneratorOptions(**{f.name: kwargs.pop(f.name) for f in fields(GeneratorOptions)})
+        names = [f.name for f in fields(GeneratorOptions) if truncation or f.name != "truncation_psi"]
+        values = {name: kwargs.pop(name) for name in names}
+        gen = GeneratorOptions(**{"truncation_psi": 1.0, **values})
         return func(*args, gen=gen, **kwargs)
 
     for option in reversed(options):
@@ -172,6 +184,8 @@ SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")
 
 def sources_to_ws(G, text: str, psi: float, cutoff: int | None, class_idx: int | None):
     """ws and labels for a comma-separated list of seeds/ranges and .npz/.npy ws files."""
+    import torch
+    from ..latent import load_ws, parse_seeds, seeds_to_ws
     ws, labels = [], []
     for item in text.split(","):
         if SEED_ITEM.fullmatch(item):

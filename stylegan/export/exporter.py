@@ -9,17 +9,16 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ..choices import EXPORT_FORMATS as FORMATS, EXPORT_TOLERANCE as DEFAULT_TOLERANCE
 from ..errors import InputError, StyleGANError
 from ..io import atomic_path
 from ..latent import device_of
-from .parts import FORMATS, ExportSpec, Part
+from .parts import ExportSpec, Part
 from .sidecar import sidecar, sidecar_path, write_sidecar
 from .to_onnx import OPSET, require, run_onnx, write_onnx
 from .to_torchscript import run_torchscript, write_torchscript
 from .verify import verify
 
-# Largest abs difference to PyTorch accepted by default (images are in about [-1, 1]).
-DEFAULT_TOLERANCE = {"fp32": 1e-3, "fp16": 5e-2}
 WRITERS = {"onnx": (write_onnx, run_onnx), "torchscript": (write_torchscript, run_torchscript)}
 
 

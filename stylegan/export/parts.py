@@ -13,14 +13,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..choices import EXPORT_NOISE_MODES as NOISE_MODES, EXPORT_PARTS as PARTS, EXPORT_PRECISIONS as PRECISIONS
 from ..errors import InputError
 from ..latent import class_label
 from ..precision import configure
 
-FORMATS = ("onnx", "torchscript")
-PARTS = ("mapping", "synthesis", "full")
-PRECISIONS = ("fp32", "fp16")
-NOISE_MODES = ("const", "none")
 
 
 @dataclass(frozen=True)

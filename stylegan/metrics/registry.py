@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
+from ..io import atomic_path
 from .equivariance import compute_equivariance
 from .fid import compute_fid
 from .kid import compute_kid
@@ -30,32 +31,24 @@ class Metric:
     fn: Callable[..., dict]
     params: dict
     dataset: dict = field(default_factory=dict)
-    about: str = ""
 
 
 METRICS: dict[str, Metric] = {
-    "fid50k_full": Metric(compute_fid, dict(max_real=None, num_gen=50000), _FULL,
-                          "Frechet inception distance, 50k generated images against the whole dataset"),
+    "fid50k_full": Metric(compute_fid, dict(max_real=None, num_gen=50000), _FULL),
     "kid50k_full": Metric(compute_kid, dict(max_real=1000000, num_gen=50000, num_subsets=100, max_subset_size=1000),
-                          _FULL, "Kernel inception distance, 50k generated images against the whole dataset"),
+                          _FULL),
     "pr50k3_full": Metric(compute_pr, dict(max_real=200000, num_gen=50000, nhood_size=3, row_batch_size=10000,
-                                           col_batch_size=10000), _FULL,
-                          "Precision and recall (k = 3), 50k generated images against up to 200k real ones"),
+                                           col_batch_size=10000), _FULL),
     "ppl2_wend": Metric(compute_ppl, dict(num_samples=50000, epsilon=1e-4, space="w", sampling="end", crop=False,
-                                          batch_size=2), about="Perceptual path length in W, path endpoints, full image"),
-    "eqt50k_int": Metric(compute_equivariance, dict(num_samples=50000, batch_size=4, eqt_int=True),
-                         about="Equivariance to integer translation (EQ-T), PSNR in dB"),
-    "eqt50k_frac": Metric(compute_equivariance, dict(num_samples=50000, batch_size=4, eqt_frac=True),
-                          about="Equivariance to fractional translation (EQ-T_frac), PSNR in dB"),
-    "eqr50k": Metric(compute_equivariance, dict(num_samples=50000, batch_size=4, eqr=True),
-                     about="Equivariance to rotation (EQ-R), PSNR in dB"),
-    "fid50k": Metric(compute_fid, dict(max_real=50000, num_gen=50000), dict(max_size=None),
-                     "Legacy: FID against 50k real images (mirrored when the dataset is)"),
+                                          batch_size=2)),
+    "eqt50k_int": Metric(compute_equivariance, dict(num_samples=50000, batch_size=4, eqt_int=True)),
+    "eqt50k_frac": Metric(compute_equivariance, dict(num_samples=50000, batch_size=4, eqt_frac=True)),
+    "eqr50k": Metric(compute_equivariance, dict(num_samples=50000, batch_size=4, eqr=True)),
+    "fid50k": Metric(compute_fid, dict(max_real=50000, num_gen=50000), dict(max_size=None)),
     "kid50k": Metric(compute_kid, dict(max_real=50000, num_gen=50000, num_subsets=100, max_subset_size=1000),
-                     dict(max_size=None), "Legacy: KID against 50k real images"),
+                     dict(max_size=None)),
     "pr50k3": Metric(compute_pr, dict(max_real=50000, num_gen=50000, nhood_size=3, row_batch_size=10000,
-                                      col_batch_size=10000), dict(max_size=None),
-                     "Legacy: precision and recall against 50k real images"),
+                                      col_batch_size=10000), dict(max_size=None)),
 }
 
 
@@ -115,9 +108,10 @@ def report_metric(result: dict, run_dir: str | Path | None = None, snapshot_pkl:
     line = json.dumps(dict(result, snapshot_pkl=None if snapshot_pkl is None else str(snapshot_pkl),
                            timestamp=time.time()))
     if run_dir is not None:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        with open(Path(run_dir) / f"metric-{result['metric']}.jsonl", "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        path = Path(run_dir) / f"metric-{result['metric']}.jsonl"
+        earlier = path.read_text(encoding="utf-8") if path.is_file() else ""
+        with atomic_path(path) as tmp:  # the earlier lines and the new one, never a half-written line
+            tmp.write_text(earlier + line + "\n", encoding="utf-8")
     return line
 
 

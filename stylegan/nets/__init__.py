@@ -1,5 +1,7 @@
-"""Pretrained feature networks (InceptionV3, VGG16) built from our own architecture code and loaded
-from local weight files: `load_inception_net` and `load_vgg16_net` find, read and map the weights."""
+"""Pretrained feature networks (InceptionV3, VGG16 + LPIPS) for metrics and projection, from local weight files.
+
+They are built from our own architecture code; `load_inception_net` and `load_vgg16_net` find, read and map
+the weights."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,9 +18,10 @@ def load_inception_net(path: str | Path | None = None) -> InceptionV3:
     return load_inception(read_state(path), fingerprint=f"{path.name}:{file_digest(path)[:16]}")
 
 
-def load_vgg16_net(path: str | Path | None = None) -> VGG16:
-    """VGG16 from `path`, $STYLEGAN_VGG16 or the torch hub cache, with LPIPS heads when available."""
-    path = find_weights(VGG16_FILES, path)
+def load_vgg16_net(path: str | Path | None = None, purpose: str | None = None) -> VGG16:
+    """VGG16 from `path`, $STYLEGAN_VGG16 or the torch hub cache, with LPIPS heads when available; `purpose`
+    is what a missing-weights error says they are needed for."""
+    path = find_weights(VGG16_FILES, path, purpose)
     state = read_state(path)
     heads_path = None if any(k.startswith("lpips") for k in state) else find_lpips_heads()
     heads = lpips_heads(read_state(heads_path)) if heads_path is not None else None

@@ -31,25 +31,26 @@ class WeightsMissingError(StyleGANError):
 
 @dataclass(frozen=True)
 class WeightFiles:
-    """The accepted files of one feature network, where the user may point to them, and the official
-    file fetched on request (`url`, kept in the cache as `cached_as`)."""
+    """The accepted files of one feature network, where the user may point to them, the official file
+    fetched on request (`url`, kept in the cache as `cached_as`), and what needs them (`uses`)."""
     what: str
     files: tuple[str, ...]
     env: str
     flag: str
     url: str
     cached_as: str
+    uses: str = ""
 
 
 # pytorch-fid's port of the 2015-12-05 graph (its name carries its hash prefix); NVIDIA's vgg16.pt, the
 # file of the official precision/recall, PPL and projector, which brings the LPIPS heads with it.
-INCEPTION = WeightFiles("InceptionV3 (FID, KID)", ("pt_inception-2015-12-05-6726825d.pth", "inception-2015-12-05.pt"),
+INCEPTION = WeightFiles("InceptionV3", ("pt_inception-2015-12-05-6726825d.pth", "inception-2015-12-05.pt"),
                         "STYLEGAN_INCEPTION", "--detector",
                         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
-                        "pt_inception-2015-12-05-6726825d.pth", "pt_inception-2015-12-05-6726825d.pth")
-VGG16 = WeightFiles("VGG16 (precision/recall, PPL, perceptual losses)", ("vgg16-397923af.pth", "vgg16.pt"),
-                    "STYLEGAN_VGG16", "--vgg",
-                    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt", "vgg16.pt")
+                        "pt_inception-2015-12-05-6726825d.pth", "pt_inception-2015-12-05-6726825d.pth", "FID and KID")
+VGG16 = WeightFiles("VGG16", ("vgg16-397923af.pth", "vgg16.pt"), "STYLEGAN_VGG16", "--vgg",
+                    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt", "vgg16.pt",
+                    "precision/recall, PPL and perceptual losses")
 LPIPS_HEADS_ENV = "STYLEGAN_LPIPS"
 LPIPS_HEADS = WeightFiles("LPIPS heads for VGG16", ("lpips-v0.1-vgg.pth",), LPIPS_HEADS_ENV, "",
                           "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
@@ -63,9 +64,10 @@ def hub_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def find_weights(spec: WeightFiles, path: str | Path | None = None) -> Path:
+def find_weights(spec: WeightFiles, path: str | Path | None = None, purpose: str | None = None) -> Path:
     """The weight file for `spec`: `path` if given, else the environment variable, else the torch hub
-    cache, else this package's cache, else (with the user's consent) downloaded."""
+    cache, else this package's cache, else (with the user's consent) downloaded. The error when none is
+    found names `purpose` (what the weights are wanted for), else the spec's uses."""
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
@@ -84,8 +86,9 @@ def find_weights(spec: WeightFiles, path: str | Path | None = None) -> Path:
         return download_weights(spec)
     how = ("offline mode is on, so nothing is downloaded" if is_offline() else
            f"or fetch {spec.cached_as} from its official address with {_CONSENT}")
+    needed = f", needed for {purpose or spec.uses}," if purpose or spec.uses else ""
     raise WeightsMissingError(
-        f"{spec.what} weights are missing: put {' or '.join(spec.files)} in {hub_dir()}, "
+        f"{spec.what} weights{needed} are missing: put {' or '.join(spec.files)} in {hub_dir()}, "
         f"set {spec.env}=PATH, pass {spec.flag} PATH, {how}")
 
 

@@ -30,7 +30,7 @@ from ..errors import StyleGANError
 from ..io import atomic_path, make_grid, save_png, to_uint8
 from . import distributed
 from .augment import AdaController, AugmentPipe
-from .dataset import ImageDataset, ToonFacesDataset, open_dataset
+from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from .loss import GANLoss
 from .options import TrainOptions, build_networks, lod_at
 from .sampling import ChunkSampler, reseed
@@ -212,7 +212,8 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
     if main and state is None:
         save_png(make_grid(grid_reals, int(math.ceil(math.sqrt(len(grid_reals))))), run_dir / "reals.png")
         _save_fakes(G_ema, grid_z, grid_c, run_dir / "fakes_init.png", batch_gpu)
-        (run_dir / "training_options.json").write_text(opts.to_json())
+        with atomic_path(run_dir / "training_options.json") as tmp:
+            tmp.write_text(opts.to_json())
     stats_jsonl = open(run_dir / "stats.jsonl", "a") if main else None
     tensorboard = _tensorboard(run_dir) if main else None
     interrupted = {"flag": False}

@@ -14,13 +14,11 @@ from pathlib import Path
 
 from torch import nn
 
+from ..choices import AUGMENT_MODES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
 from ..errors import InputError
 from ..models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
 from ..models.stylegan1 import Discriminator as StyleGAN1Discriminator, Generator as StyleGAN1Generator
 
-CONFIGS = ("stylegan2", "stylegan3-t", "stylegan3-r", "stylegan1")
-AUGMENT_MODES = ("ada", "noaug", "fixed")
-LOSSES = ("logistic", "wgan-gp")
 
 
 @dataclass

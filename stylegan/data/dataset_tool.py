@@ -29,11 +29,11 @@ import numpy as np
 import PIL.Image
 from tqdm import tqdm
 
+from ..choices import DATASET_TRANSFORMS as TRANSFORMS
 from ..errors import InputError
 from ..io import atomic_path
 from .dataset import ToonFacesDataset, is_builtin
 
-TRANSFORMS = ("center-crop", "center-crop-wide")
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N"}
 _SHOWN_NAMES = 5  # names listed per reason in the summary
