@@ -112,7 +112,7 @@ class _FixedDepthwise(torch.autograd.Function):
 def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
                transpose: bool = False) -> torch.Tensor:
     """Depthwise convolution (or transposed convolution) of x [N, C, H, W] with w [C, 1, kh, kw]."""
-    if w.requires_grad:
+    if w.requires_grad or not (torch.is_grad_enabled() and x.requires_grad):  # inference and export: plain ops
         if transpose:
             return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=x.shape[1])
         return F.conv2d(x, w, stride=stride, padding=padding, groups=x.shape[1])
