@@ -1,4 +1,6 @@
-"""`python -m benchmarks --suite cpu|gpu [--precision ...]`: every benchmark in one table.
+"""`python -m benchmarks --suite cpu|gpu|gpu-check [--precision ...] [--budget S] [--plot PNG]`: every
+benchmark in one table, then the scaling table (`benchmarks.scaling`; configurations predicted to take
+longer than --budget seconds are skipped and marked so). `--suite gpu-check` runs `benchmarks.gpu_check`.
 
 cpu: generation at 256² and 1024² (batch 1, and 4 at 256²) for StyleGAN1/2/3-T/3-R, projection steps at 256²,
      training sec/kimg at 32² and 64² (StyleGAN2, batch 16).
@@ -8,10 +10,12 @@ gpu: the same networks at batches 1, 8 and 32 (as memory allows), projection at 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
 
-from . import generation, projection, training
+from . import generation, gpu_check, projection, scaling, training
 from .measure import print_table
 
 SUITES = {
@@ -24,12 +28,20 @@ SUITES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", choices=sorted(SUITES), default="cpu")
+    parser.add_argument("--suite", choices=sorted(SUITES) + ["gpu-check"], default="cpu")
     parser.add_argument("--device", default=None, help="default: cuda for the gpu suite, cpu otherwise")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds one scaling configuration may take")
+    parser.add_argument("--plot", default=None, help="write the scaling plot (PNG) here")
+    args, rest = parser.parse_known_args()
+    if args.suite == "gpu-check":
+        sys.argv = [sys.argv[0], *rest]
+        gpu_check.main()
+        return
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
     suite = SUITES[args.suite]
     device = torch.device(args.device or ("cuda" if args.suite == "gpu" else "cpu"))
     rows = []
@@ -46,6 +58,11 @@ def main() -> None:
     print(f"{'training (stylegan2)':<26}{'batch':>6}{'sec/kimg':>10}")
     for res in resolutions:
         print(f"{'train sg2-' + str(res):<26}{batch:>6}{training.sec_per_kimg('stylegan2', res, batch, 2, device, 16384):>10.1f}")
+    rate = scaling.matmul_rate(device)
+    points = scaling.run(device, args.budget)
+    scaling.print_table(points, rate, device)
+    if args.plot:
+        scaling.plot(points, Path(args.plot))
 
 
 if __name__ == "__main__":

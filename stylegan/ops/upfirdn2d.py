@@ -82,6 +82,43 @@ def pad_or_crop(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -
     return x
 
 
+class _FixedDepthwise(torch.autograd.Function):
+    """A depthwise (transposed) convolution with a constant filter, whose backward is the adjoint operation
+    written the same way. Autograd's generic double backward of a grouped convolution loops over the groups
+    (one small convolution per channel); a linear map whose gradient is again such a map needs none of that,
+    so the path-length and R1 penalties differentiate the FIR filters at the cost of the filters themselves."""
+
+    @staticmethod
+    def forward(ctx, x, w, stride, padding, transpose, output_padding):
+        w = w.to(x.dtype)  # the backward pass sees gradients in the forward's (possibly autocast) dtype
+        ctx.save_for_backward(w)
+        ctx.config = (stride, padding, transpose, tuple(x.shape[2:]))
+        if transpose:
+            return F.conv_transpose2d(x, w, stride=stride, padding=padding, output_padding=output_padding,
+                                      groups=x.shape[1])
+        return F.conv2d(x, w, stride=stride, padding=padding, groups=x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        (w,) = ctx.saved_tensors
+        stride, padding, transpose, size = ctx.config
+        if transpose:
+            return _FixedDepthwise.apply(grad, w, stride, padding, False, (0, 0)), None, None, None, None, None
+        extra = tuple(size[i] - ((grad.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + w.shape[2 + i])
+                      for i in range(2))
+        return _FixedDepthwise.apply(grad, w, stride, padding, True, extra), None, None, None, None, None
+
+
+def _depthwise(x: torch.Tensor, w: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
+               transpose: bool = False) -> torch.Tensor:
+    """Depthwise convolution (or transposed convolution) of x [N, C, H, W] with w [C, 1, kh, kw]."""
+    if w.requires_grad or not (torch.is_grad_enabled() and x.requires_grad):  # inference and export: plain ops
+        if transpose:
+            return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=x.shape[1])
+        return F.conv2d(x, w, stride=stride, padding=padding, groups=x.shape[1])
+    return _FixedDepthwise.apply(x, w, stride, padding, transpose, (0, 0))
+
+
 def _fir(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int, int],
          pad: tuple[int, int, int, int], flip_filter: bool) -> torch.Tensor:
     """upfirdn2d with a 2-D kernel k [kh, kw] (already scaled by the gain)."""
@@ -93,8 +130,8 @@ def _fir(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int,
         w = k if flip_filter else k.flip([0, 1])
         w = w[None, None].expand(channels, 1, kh, kw).contiguous()
         if px0 == px1 >= 0 and py0 == py1 >= 0:
-            return F.conv2d(x, w, stride=(dy, dx), padding=(py0, px0), groups=channels)
-        return F.conv2d(pad_or_crop(x, px0, px1, py0, py1), w, stride=(dy, dx), groups=channels)
+            return _depthwise(x, w, (dy, dx), (py0, px0))
+        return _depthwise(pad_or_crop(x, px0, px1, py0, py1), w, (dy, dx), (0, 0))
     # A transposed convolution is zero insertion followed by a full convolution with the filter;
     # the result is then shifted/cropped to the requested padding. The symmetric part of the crop is
     # left to the transposed convolution itself, so those pixels are never computed.
@@ -102,7 +139,7 @@ def _fir(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int,
     w = w[None, None].expand(channels, 1, kh, kw).contiguous()
     left, right, top, bottom = px0 - (kw - 1), px1 + ux - kw, py0 - (kh - 1), py1 + uy - kh
     cx, cy = max(min(-left, -right), 0), max(min(-top, -bottom), 0)
-    x = F.conv_transpose2d(x, w, stride=(uy, ux), padding=(cy, cx), groups=channels)
+    x = _depthwise(x, w, (uy, ux), (cy, cx), transpose=True)
     x = pad_or_crop(x, left + cx, right + cx, top + cy, bottom + cy)
     if dx > 1 or dy > 1:
         x = x[:, :, ::dy, ::dx]

@@ -5,7 +5,8 @@ the learning rate scaled by k/(k+1) and betas raised to that power; G_ema half-l
 ramp-up; ADA p nudged every 4 minibatches toward r_t = 0.6) with two deliberate differences, both so
 that the number of processes does not change the result: gradients are the mean over the global batch
 whatever --batch-gpu is (the official code sums over rounds of --batch-gpu), and the path-length mean is
-updated once per step from all processes' lengths.
+updated once per step from the lengths of all processes and rounds (the official code updates it per round and
+per process), with the gradient through it as in the official formula.
 """
 from __future__ import annotations
 
@@ -250,13 +251,13 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
                                                    for i in rng.integers(len(dataset), size=batch_gpu)])).to(device)
                     chunk_stats = loss.accumulate_gradients(phase.name, real_imgs[k], real_cs[k], z, c,
                                                             gain=phase.interval / total_chunks,
-                                                            cur_nimg=progress.cur_nimg)
+                                                            cur_nimg=progress.cur_nimg, finish=False)
                     stats.add(chunk_stats)
                     if "Loss/signs/real" in chunk_stats:
                         step_signs.append(chunk_stats["Loss/signs/real"].detach())
+                stats.add(loss.finish_phase(distributed.all_reduce_sum))
                 phase.module.requires_grad_(False)
                 _step(phase)
-            loss.end_step(distributed.all_reduce_sum)
             update_ema(G_ema, G, opts.batch, progress.cur_nimg, opts.ema_kimg, rampup=ema_rampup)
             progress.cur_nimg += opts.batch
             progress.batch_idx += 1

@@ -4,8 +4,15 @@ style-mixing regularisation (StyleGAN2/3, StyleGAN1), or WGAN-GP.
 Each phase ('Gmain', 'Greg', 'Dmain', 'Dreg', or the combined 'Gboth'/'Dboth') accumulates gradients for one
 chunk of the minibatch; `gain` is the lazy-regularisation interval, so that a regulariser computed every
 k minibatches weighs the same as one computed every time.
+
+The path-length penalty follows the official formula: the running mean is updated with this phase's mean
+length before the penalty is taken, and the gradient flows through that mean. The mean is taken over the
+whole phase (every chunk of every process), so `accumulate_gradients(..., finish=False)` on each chunk
+followed by one `finish_phase(reduce)` gives the same result whatever the number of processes or chunks.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import torch
@@ -37,7 +44,15 @@ class GANLoss:
         self.gp_weight = gp_weight
         self.drift = drift
         self.pl_mean = torch.zeros([])
-        self.pl_lengths: list[torch.Tensor] = []  # this step's path lengths, folded into pl_mean by `end_step`
+        self._pending: list[tuple[torch.Tensor, float]] = []  # path lengths (with graph) awaiting `finish_phase`
+
+    def draw_mixing(self, z: torch.Tensor) -> tuple[int, torch.Tensor]:
+        """The style-mixing draw for one pass: the first mixed layer (num_ws for no mixing) and the second z."""
+        num_ws = self.G.num_ws
+        cutoff = int(torch.randint(1, num_ws, []))
+        if float(torch.rand([])) >= self.style_mixing_prob:
+            cutoff = num_ws
+        return cutoff, torch.randn_like(z)
 
     def run_G(self, z: torch.Tensor, c: torch.Tensor, update_emas: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate with style-mixing regularisation: with probability p, rows from a cutoff on come from
@@ -45,10 +60,10 @@ class GANLoss:
         with self._autocast(z.device):
             ws = self.G.mapping(z, c, update_emas=update_emas).float()
             if self.style_mixing_prob > 0:
-                cutoff = int(torch.randint(1, ws.shape[1], []))
-                if float(torch.rand([])) < self.style_mixing_prob:
+                cutoff, z2 = self.draw_mixing(z)
+                if cutoff < ws.shape[1]:
                     ws = ws.clone()
-                    ws[:, cutoff:] = self.G.mapping(torch.randn_like(z), c, update_emas=False)[:, cutoff:]
+                    ws[:, cutoff:] = self.G.mapping(z2, c, update_emas=False)[:, cutoff:]
             img = self.G.synthesis(ws, noise_mode="random", update_emas=update_emas).float()
         return img, ws
 
@@ -75,8 +90,12 @@ class GANLoss:
         return max(1 - cur_nimg / (self.blur_fade_kimg * 1e3), 0) * self.blur_init_sigma
 
     def accumulate_gradients(self, phase: str, real_img: torch.Tensor, real_c: torch.Tensor, gen_z: torch.Tensor,
-                             gen_c: torch.Tensor, gain: float, cur_nimg: int) -> dict[str, torch.Tensor]:
-        """Backpropagate one phase's losses for one chunk; returns per-sample statistics for the log."""
+                             gen_c: torch.Tensor, gain: float, cur_nimg: int,
+                             finish: bool = True) -> dict[str, torch.Tensor]:
+        """Backpropagate one phase's losses for one chunk; returns per-sample statistics for the log.
+
+        With `finish=False` the path-length penalty waits for `finish_phase`, which takes its mean over
+        all the chunks given since."""
         if phase not in PHASES:
             raise ValueError(f"unknown phase {phase!r}")
         if self.pl_weight == 0:
@@ -93,13 +112,11 @@ class GANLoss:
         if phase in ("Greg", "Gboth"):
             n = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
             img, ws = self.run_G(gen_z[:n], gen_c[:n])
-            pl_noise = torch.randn_like(img) / np.sqrt(img.shape[2] * img.shape[3])
+            pl_noise = self.draw_pl_noise(img)
             grads = torch.autograd.grad(outputs=[(img * pl_noise).sum()], inputs=[ws], create_graph=True)[0]
-            lengths = grads.square().sum(2).mean(1).sqrt()
-            self.pl_lengths.append(lengths.detach())
-            penalty = (lengths - self.pl_mean.to(lengths.device)).square()
-            stats.update({"Loss/pl_penalty": penalty, "Loss/G/reg": penalty * self.pl_weight})
-            (penalty * self.pl_weight).mean().mul(gain).backward()
+            self._pending.append((grads.square().sum(2).mean(1).sqrt(), gain))
+            if finish:
+                stats.update(self.finish_phase())
         loss_fake = 0
         if phase in ("Dmain", "Dboth"):
             img, _ = self.run_G(gen_z, gen_c, update_emas=True)
@@ -142,13 +159,35 @@ class GANLoss:
         grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[mixed], create_graph=True)[0]
         return (grads.flatten(1).norm(dim=1) - 1).square()
 
-    def end_step(self, reduce=lambda t: t) -> None:
-        """Fold this step's path lengths into the running mean (after `reduce`, e.g. a mean over processes)."""
-        if self.pl_lengths:
-            lengths = torch.cat(self.pl_lengths)
-            total = reduce(torch.stack([lengths.sum(), torch.tensor(float(len(lengths)), device=lengths.device)]))
-            self.pl_mean = self.pl_mean.to(lengths.device).lerp(total[0] / total[1], self.pl_decay).detach()
-            self.pl_lengths = []
+    def draw_pl_noise(self, img: torch.Tensor) -> torch.Tensor:
+        """The random image whose projection defines the path length, scaled by 1 / sqrt(pixels)."""
+        return torch.randn_like(img) / np.sqrt(img.shape[2] * img.shape[3])
+
+    def finish_phase(self, reduce: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> dict[str, torch.Tensor]:
+        """Update the path-length mean with the mean length of this phase's chunks (summed over processes
+        by `reduce`), then backpropagate each chunk's penalty (length - mean)^2, through the mean too."""
+        if not self._pending:
+            return {}
+        pending, self._pending = self._pending, []
+        lengths = torch.cat([lengths for lengths, _ in pending])
+        local = lengths.sum()
+        total = reduce(torch.stack([local.detach(), torch.tensor(float(len(lengths)), device=lengths.device)]))
+        count = total[1]
+        pl_mean = self.pl_mean.to(lengths.device).lerp((local + (total[0] - local.detach())) / count, self.pl_decay)
+        self.pl_mean = pl_mean.detach()
+        # Other processes' penalties depend on these lengths through the shared mean; autograd only sees ours.
+        remote = (total[0] - local.detach()) - (count - len(lengths)) * self.pl_mean
+        penalty = (lengths - pl_mean).square()
+        start = 0
+        objective = 0
+        for chunk, gain in pending:
+            part = slice(start, start + len(chunk))
+            start += len(chunk)
+            correction = remote * (-2 * self.pl_decay / count) * lengths[part]
+            objective = objective + (penalty[part] + correction).mean() * (self.pl_weight * gain)
+        objective.backward()
+        penalty = penalty.detach()
+        return {"Loss/pl_penalty": penalty, "Loss/G/reg": penalty * self.pl_weight}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """What must be saved to resume exactly."""
