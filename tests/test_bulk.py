@@ -10,14 +10,14 @@ from click.testing import CliRunner
 from stylegan.bulk import shard
 from stylegan.cli import cli
 
-from conftest import fixture_path
+from conftest import DATA
 
 
 def _generate(monkeypatch, outdir, rank=0, world=1, *extra):
     monkeypatch.setenv("RANK", str(rank))
     monkeypatch.setenv("WORLD_SIZE", str(world))
     monkeypatch.setenv("LOCAL_RANK", str(rank))
-    result = CliRunner().invoke(cli, ["generate", "--network", str(fixture_path("sg2_skip_32.pkl")), "--seeds", "0-10",
+    result = CliRunner().invoke(cli, ["generate", "--network", str(DATA / "sg2_skip_32.pkl"), "--seeds", "0-10",
                                       "--batch", "3", "--outdir", str(outdir), "--device", "cpu", *extra],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -75,7 +75,7 @@ def test_zip_shards(tmp_path, monkeypatch):
 
 def test_grid_is_refused_for_sharded_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    result = CliRunner().invoke(cli, ["generate", "--network", str(fixture_path("sg2_skip_32.pkl")), "--seeds", "0-3",
+    result = CliRunner().invoke(cli, ["generate", "--network", str(DATA / "sg2_skip_32.pkl"), "--seeds", "0-3",
                                       "--grid", "2x2", "--outdir", str(tmp_path)])
     assert result.exit_code != 0 and "single process" in result.output
 
@@ -85,7 +85,7 @@ def test_torchrun_launch(tmp_path, monkeypatch):
     single = tmp_path / "single"
     _generate(monkeypatch, single)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533",
-           "-m", "stylegan.cli", "generate", "--network", str(fixture_path("sg2_skip_32.pkl")), "--seeds", "0-10",
+           "-m", "stylegan.cli", "generate", "--network", str(DATA / "sg2_skip_32.pkl"), "--seeds", "0-10",
            "--batch", "3", "--outdir", str(tmp_path / "launched"), "--device", "cpu"]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

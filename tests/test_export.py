@@ -24,7 +24,7 @@ from stylegan.latent import mix, style_ranges
 from stylegan.models import ARCHITECTURES
 from stylegan.precision import configure
 
-from conftest import DATA, ROOT, fixture_path, max_diff
+from conftest import DATA, ROOT, max_diff
 
 TOL = 1e-4  # fp32: exported vs PyTorch, images in about [-1, 1]
 
@@ -74,12 +74,12 @@ def seeds_z(G, seeds):
 
 @pytest.fixture(scope="module")
 def sg2():
-    return stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    return stylegan.load(DATA / "sg2_skip_32.pkl")
 
 
 @pytest.fixture(scope="module")
 def sg3():
-    return stylegan.load(fixture_path("sg3t_32.pkl"))
+    return stylegan.load(DATA / "sg3t_32.pkl")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_stylegan3_non_fused_modconv_and_per_call_transform(sg3):
 
 @pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
 def test_fp16_precision_computes_float16_layers_on_the_cpu(name):
-    G = stylegan.load(fixture_path(name))
+    G = stylegan.load(DATA / name)
     ws = stylegan.latent.seeds_to_ws(G, [1, 2])
     with torch.no_grad():
         default, fp32 = G.synthesis(ws), G.synthesis(ws, force_fp32=True)
@@ -180,7 +180,7 @@ def test_onnx_sg3_full_with_transform_input(sg3, tmp_path):
     transform = input_transform((0.25, -0.1), 30.0).astype(np.float32)
     for batch in (1, 3):
         z = seeds_z(sg3, range(batch))
-        G = stylegan.load(fixture_path("sg3t_32.pkl"))
+        G = stylegan.load(DATA / "sg3t_32.pkl")
         set_input_transform(G, (0.25, -0.1), 30.0)
         with torch.no_grad():
             expected = G(z, None, truncation_psi=0.8)
@@ -270,7 +270,7 @@ def test_example_runs_with_onnxruntime_and_numpy_only(sg2, sg2_onnx, tmp_path):
 @pytest.mark.parametrize("name,part", [("sg2_skip_32.pkl", "full"), ("sg2_skip_32.pkl", "synthesis"),
                                        ("sg3t_32.pkl", "full"), ("sg3t_32.pkl", "mapping")])
 def test_torchscript_fixture_parts_match_pytorch(name, part, tmp_path):
-    G = stylegan.load(fixture_path(name))
+    G = stylegan.load(DATA / name)
     result = export_generator(G, tmp_path / "g.pt", "torchscript", ExportSpec(part=part))
     assert max(result.diffs.values()) <= TOL
     has_transform = G.generation == 3 and part != "mapping"
@@ -337,7 +337,7 @@ def run_cli(*args):
 
 def test_cli_export_prints_files_inputs_and_verification(tmp_path):
     out = tmp_path / "sub" / "sg3.pt"
-    result = run_cli("--network", fixture_path("sg3t_32.pkl"), "--format", "torchscript", "--out", out,
+    result = run_cli("--network", DATA / "sg3t_32.pkl", "--format", "torchscript", "--out", out,
                      "--part", "synthesis", "--batch", "2", "--seeds", "5")
     assert result.exit_code == 0, result.output
     assert "inputs   ws [2, 16, 64], transform [3, 3]" in result.output
@@ -360,7 +360,7 @@ def test_cli_export_prints_files_inputs_and_verification(tmp_path):
     (["--format", "tflite"], "Invalid value for '--format'"),
 ])
 def test_cli_export_unsupported_combinations(tmp_path, args, message):
-    base = {"--network": fixture_path("sg2_skip_32.pkl"), "--format": "torchscript", "--out": tmp_path / "g.pt"}
+    base = {"--network": DATA / "sg2_skip_32.pkl", "--format": "torchscript", "--out": tmp_path / "g.pt"}
     for flag in args[::2]:
         base.pop(flag, None)
     result = run_cli(*[v for kv in base.items() for v in kv], *args)
