@@ -187,7 +187,8 @@ def test_update_emas_tracks_like_official(tag):
             imgs.append(G(z, None, truncation_psi=0.5 if step == 2 else 1.0, noise_mode="const", update_emas=True))
             w_avgs.append(G.mapping.w_avg.clone())
             if tag == "sg3":
-                mags.append(torch.stack([getattr(G.synthesis, n).magnitude_ema.clone() for n in G.synthesis.layer_names]))
+                layers = [getattr(G.synthesis, n) for n in G.synthesis.layer_names]
+                mags.append(torch.stack([layer.magnitude_ema.clone() for layer in layers]))
         out = {"emas_w_avg": torch.stack(w_avgs), "emas_img": torch.stack(imgs)}
         if mags:
             out["emas_magnitude_ema"] = torch.stack(mags)
