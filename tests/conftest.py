@@ -107,3 +107,11 @@ def assert_matches_to_rounding(compute: Callable[[torch.dtype], dict[str, torch.
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _private_download_cache(tmp_path_factory, monkeypatch):
+    """Every test sees an empty download cache and no network settings of the machine it runs on."""
+    monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path_factory.mktemp("stylegan-cache")))
+    for name in ("STYLEGAN_OFFLINE", "STYLEGAN_DOWNLOAD", "STYLEGAN_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)

@@ -1,8 +1,12 @@
-"""The studio in headless Chromium: the page renders what the state machine renders, the controls change it,
-and a capture is reproduced by `stylegan generate --settings`. Skips when Chromium or Playwright is absent."""
+"""The studio in headless Chromium: the page (opened from its tokened URL) renders what the state machine
+renders, the controls change it, and a capture is reproduced by `stylegan generate --settings`; a page from
+another loopback port cannot drive it. Skips when Chromium or Playwright is absent."""
 import base64
+import http.server
 import io
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +57,15 @@ def _png(path) -> np.ndarray:
         return np.asarray(image)
 
 
+def wait_for(page, expression: str, timeout: float = 60) -> None:
+    """Poll a JavaScript expression until it is true (the page's CSP forbids the eval that
+    `wait_for_function` needs)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.02)
+
+
 class Page:
     """The studio page with helpers that act and then wait until the newest frame has arrived."""
 
@@ -65,8 +78,8 @@ class Page:
     def act(self, action) -> None:
         before = self.frames()
         action()
-        self.page.wait_for_function(f"window.studio && window.studio.frames > {before} && "
-                                    "document.body.dataset.idle === '1'")
+        wait_for(self.page, f"window.studio && window.studio.frames > {before} && "
+                            "document.body.dataset.idle === '1'")
 
     def set_value(self, selector: str, value, event: str) -> None:
         self.act(lambda: self.page.eval_on_selector(
@@ -83,7 +96,11 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     def expected(**kw):
         return render_settings(G, Settings(**kw))[0]
     page = Page(browser.new_page(viewport={"width": 1300, "height": 1400}))
+    assert "/?token=" in studio.url
     page.act(lambda: page.page.goto(studio.url))
+    assert page.page.url == studio.url.split("?")[0]  # the token left the address bar for a cookie
+    cookie, = page.page.context.cookies()
+    assert (cookie["value"], cookie["httpOnly"], cookie["sameSite"]) == (studio.token, True, "Strict")
     assert np.array_equal(page.image(), expected(seed=0))
     assert "ms render" in page.page.inner_text("#perf") and "cpu" in page.page.inner_text("#perf")
 
@@ -121,7 +138,7 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     assert page.page.inner_text("#layer-table tr.chosen").startswith("b8.conv1")
 
     page.page.click("#capture")
-    page.page.wait_for_function("document.getElementById('capture-result').dataset.json")
+    wait_for(page.page, "document.getElementById('capture-result').dataset.json")
     png = page.page.get_attribute("#capture-result", "data-png")
     settings = page.page.get_attribute("#capture-result", "data-json")
     shown = page.image()
@@ -135,7 +152,7 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     page.page.set_input_files("#project-file", str(tmp_path / "notes.txt"))
     page.page.click("#project-start")
-    page.page.wait_for_function("document.getElementById('message').textContent.includes('not a readable image')")
+    wait_for(page.page, "document.getElementById('message').textContent.includes('not a readable image')")
     target = np.random.RandomState(0).randint(0, 255, (40, 48, 3), dtype=np.uint8)
     PIL.Image.fromarray(target).save(tmp_path / "target.png")
     page.page.set_input_files("#project-file", str(tmp_path / "target.png"))
@@ -159,8 +176,78 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     moved = render_settings(G3, Settings(**kept, translate=(0.25, 0.0), untransform=True))[0]
     assert np.array_equal(page.image(), moved)
 
-    page.page.fill("#network-path", str(tmp_path / "missing.pkl"))
+    page.page.fill("#network-path", str(DATA / "missing.pkl"))
     page.page.click("#network-load")
-    page.page.wait_for_function("document.getElementById('message').textContent.includes('no such checkpoint')")
+    wait_for(page.page, "document.getElementById('message').textContent.includes('no such checkpoint')")
+    page.page.fill("#network-path", str(tmp_path / "elsewhere.pkl"))
+    page.page.click("#network-load")
+    wait_for(page.page, "document.getElementById('message').textContent.includes('outside the folders')")
     page.page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
     assert (tmp_path / "studio.png").stat().st_size > 0
+
+
+ATTACK = """<!doctype html><html><body>
+<form id="form" method="POST" action="STUDIO/api/network?token=TOKEN" enctype="text/plain">
+<input name='{"network": "NETWORK", "x": "' value='"}'></form>
+<script>
+async function attack() {
+  const body = JSON.stringify({settings: {network: "NETWORK"}});
+  const results = [];
+  for (const [url, init] of [
+    ["STUDIO/api/capture", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body}],
+    ["STUDIO/api/capture?token=TOKEN", {method: "POST", headers: {"Content-Type": "application/json"}, body}],
+  ]) {
+    try { const answer = await fetch(url, init); results.push(`${answer.type} ${answer.status}`); }
+    catch (err) { results.push("failed"); }
+  }
+  return results;
+}
+</script></body></html>"""
+
+
+@pytest.fixture
+def attacker(studio):
+    """A page served from another loopback port that knows the studio's address and even its token."""
+    page = (ATTACK.replace("STUDIO", studio.url.split("/?")[0]).replace("TOKEN", studio.token)
+            .replace("NETWORK", str(SG3))).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    thread.join()
+
+
+def test_another_site_cannot_drive_the_studio(browser, studio, attacker):
+    context = browser.new_context()
+    own = Page(context.new_page())
+    own.act(lambda: own.page.goto(studio.url))  # the user has the studio open: its cookie is in the browser
+    session = studio.session
+    networks, loaded = list(session.networks), list(session._models)
+    page = context.new_page()
+    answers = []
+    page.on("response", lambda r: answers.append((r.request.method, r.url, r.status))
+            if f":{studio.port}/" in r.url else None)
+    page.goto(attacker)
+    results = page.evaluate("attack()")
+    assert results == ["opaque 0", "failed"]  # no-cors: refused unseen; JSON: its preflight is refused
+    with page.expect_navigation():
+        page.evaluate("document.getElementById('form').submit()")
+    assert "requests from other sites are refused" in page.inner_text("body")
+    assert {status for _, _, status in answers} == {403}
+    assert sorted(url.split("/api/")[1].split("?")[0] for method, url, _ in answers if method == "POST") == [
+        "capture", "network"]
+    assert (session.networks, list(session._models)) == (networks, loaded)
+    assert not session.outdir.exists() or not any(session.outdir.iterdir())
+    context.close()

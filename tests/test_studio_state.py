@@ -224,9 +224,9 @@ def test_allow_list_refuses_paths_outside(tmp_path):
         (folder / "net.pkl").write_bytes(SG2.read_bytes())
     session = Session([], [str(inside)], outdir=tmp_path / "captures")
     assert session.model(str(inside / "net.pkl")).num_ws == 8
-    with pytest.raises(InputError, match="outside the directories"):
+    with pytest.raises(InputError, match="outside the folders"):
         session.model(str(outside / "net.pkl"))
-    with pytest.raises(InputError, match="outside the directories"):
+    with pytest.raises(InputError, match="outside the folders"):
         session.model(str(inside / ".." / "elsewhere" / "net.pkl"))
     with pytest.raises(InputError, match="no such checkpoint"):
         session.model(str(inside / "missing.pkl"))

@@ -8,7 +8,7 @@ import warnings
 
 from .common import cli
 from . import (commands_dataset, commands_demo, commands_edit, commands_export, commands_generate,  # noqa: F401
-               commands_latent, commands_metrics, commands_pipeline, commands_project,
+               commands_hub, commands_latent, commands_metrics, commands_pipeline, commands_project,
                commands_studio, commands_train)  # (importing registers the verbs)
 
 

@@ -38,7 +38,7 @@ def metrics(network: str, metric_names: str, data: str | None, mirror: bool | No
     """Compute quality metrics (FID, KID, precision/recall, PPL, equivariance) of a network.
 
     Each result is appended to metric-NAME.jsonl, in the format of the official tools, and a short table
-    is printed at the end. Feature-network weights are read from local files only.
+    is printed at the end. Feature-network weights are read from local files, or fetched with --download-weights.
     """
     names = parse_metric_names(metric_names)
     results = evaluate(network, names, data=data, mirror=mirror, gpus=gpus,

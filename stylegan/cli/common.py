@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -13,12 +14,50 @@ from ..builtin import DEMO
 from .. import formats
 from ..errors import StyleGANError
 from ..generate import set_input_transform
+from ..hub.cache import DOWNLOAD_ENV, OFFLINE_ENV
 from ..latent import load_ws, parse_seeds, seeds_to_ws
 from ..precision import PRECISIONS, configure
 
 
-@click.group()
+def _set_env(name: str):
+    """A flag callback that turns the flag into the environment setting the package reads (so that
+    worker processes see it too)."""
+    def callback(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if value:
+            os.environ[name] = "1"
+    return callback
+
+
+NETWORK_ACCESS_OPTIONS = (
+    ("--offline", OFFLINE_ENV, "Never use the network: networks and weights come from local files and the cache"),
+    ("--download-weights", DOWNLOAD_ENV, "Download missing feature-network weights (InceptionV3, VGG16, LPIPS) "
+                                         "from their official addresses into the cache"),
+)
+
+
+class Group(click.Group):
+    """The verb group: every verb also takes --offline and --download-weights."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            names = {opt for param in command.params for opt in getattr(param, "opts", ())}
+            if not any(flag in names for flag, _, _ in NETWORK_ACCESS_OPTIONS):
+                network_access_options(command)
+        return command
+
+
+def network_access_options(func):
+    """Add --offline and --download-weights to a command (they set the environment settings)."""
+    for flag, env, help_text in NETWORK_ACCESS_OPTIONS:
+        func = click.option(flag, is_flag=True, expose_value=False, is_eager=True, callback=_set_env(env),
+                            help=help_text)(func)
+    return func
+
+
+@click.group(cls=Group)
 @click.version_option(package_name="stylegan")
+@network_access_options
 def cli() -> None:
     """StyleGAN 1/2/3: load checkpoints safely, generate, and more. Run `stylegan VERB --help`."""
 
@@ -101,7 +140,8 @@ def generator_options(func):
     """Add the shared generator options to a verb; it receives them as one `gen: GeneratorOptions`."""
     options = [
         click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality "
-                     ".pt, MMGeneration .pth or native .safetensors"),
+                     ".pt, MMGeneration .pth or native .safetensors; a file, an http(s) URL or a published "
+                     "checkpoint's name (`stylegan models`)"),
         click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi"),
         click.option("--trunc-cutoff", "truncation_cutoff", type=int, default=None,
                      help="Truncate only the first N ws"),

@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import builtin
 from ..errors import CheckpointError, StyleGANError
+from ..hub import resolve_network
 from . import mmgen, mmgen_config, native, nvidia_pkl, nvidia_tf, rosinality
 from .common import TORCH_LEGACY_MAGIC, ZIP_MAGIC, read_torch_file
 
@@ -75,7 +75,7 @@ def _inspect(path: str | Path) -> tuple[str, Any]:
 
 def detect_format(path: str | Path) -> str:
     """'nvidia-pkl', 'nvidia-tf', 'native', 'rosinality' or 'mmgen', from the file's content; raise otherwise."""
-    path = builtin.resolve(path)
+    path = resolve_network(path)
     return _inspect(path)[0]
 
 
@@ -83,10 +83,13 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
                   config: str | Path | dict | None = None) -> dict[str, nn.Module]:
     """Load the networks named in `which` (default: all of G, G_ema, D present) from any supported file.
 
+    `path` may also be an http(s) URL or a published checkpoint's short name (`stylegan models`):
+    it is downloaded once into the cache and read from there by the same safe loaders.
+
     `config` matters for MMGeneration checkpoints only: their config file, model-zoo config name or
     `model` dict (it says whether the weights are RGB or BGR and, for StyleGAN3, the layer schedule).
     """
-    path = builtin.resolve(path)
+    path = resolve_network(path)
     fmt, obj = _inspect(path)
     try:
         if fmt in ("nvidia-pkl", "nvidia-tf"):
@@ -108,7 +111,8 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
 
 def load(path: str | Path, device: torch.device | str = "cpu", which: str = "G_ema",
          config: str | Path | dict | None = None) -> nn.Module:
-    """Load one network ('G_ema', 'G' or 'D') from a checkpoint, on `device`, in eval mode.
+    """Load one network ('G_ema', 'G' or 'D') from a checkpoint file, URL or short name, on `device`,
+    in eval mode.
 
     `config`: for MMGeneration checkpoints, see `load_networks`.
     """
@@ -123,7 +127,7 @@ def load(path: str | Path, device: torch.device | str = "cpu", which: str = "G_e
 
 def network_names(path: str | Path) -> list[str]:
     """Names of the networks a checkpoint holds (in a form this package rebuilds), without rebuilding them."""
-    path = builtin.resolve(path)
+    path = resolve_network(path)
     fmt, obj = _inspect(path)
     if fmt == "native":
         return list(native.read_metadata(path)["networks"])

@@ -12,6 +12,7 @@ import torch
 from .. import formats
 from ..errors import InputError
 from ..formats import nvidia_pkl
+from ..hub import resolve_network
 from ..train.dataset import is_builtin
 from .options import MetricOptions
 from .registry import calc_metric, format_table, report_metric
@@ -44,6 +45,7 @@ def evaluate(network: str | Path, metrics: list[str], data: str | Path | None = 
     `max_real`, which go to calc_metric. With gpus > 1, one process per GPU is started; rank 0 prints
     and writes the results, and the returned list is empty.
     """
+    network = resolve_network(network)  # a URL or zoo name is downloaded once, here
     dataset_kwargs = recorded_dataset_kwargs(network) or {}
     if data is not None:
         dataset_kwargs = dict(path=str(data))

@@ -1,15 +1,18 @@
-"""Where pretrained feature-network weights come from: local files only, never a download.
+"""Where pretrained feature-network weights come from: local files, or their official URL on request.
 
-Search order for each network: an explicit path (a command-line flag), an environment variable, then
-the torch hub cache (`$TORCH_HOME/hub/checkpoints`, by default `~/.cache/torch/hub/checkpoints`), where
-PyTorch tools keep the files they download. Weight files are read as data: state dicts with
-`torch.load(weights_only=True)`, TorchScript archives with the reader in `torchscript.py`.
+Search order for each network: an explicit path (a command-line flag), an environment variable, the
+torch hub cache (`$TORCH_HOME/hub/checkpoints`, by default `~/.cache/torch/hub/checkpoints`), where
+PyTorch tools keep the files they download, then this package's cache (`$STYLEGAN_CACHE/weights`).
+When all miss and the user agreed (`--download-weights` or STYLEGAN_DOWNLOAD=1, never in offline mode),
+the official file is downloaded into that cache, checked against the hash prefix its name carries.
+Weight files are read as data: state dicts with `torch.load(weights_only=True)`, TorchScript archives
+with the reader in `torchscript.py`.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,8 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, StyleGANError
+from ..hub.cache import downloads_allowed, is_offline, sha256_of as file_digest, weights_cache_path
+from ..hub.download import fetch
 from .torchscript import is_torchscript, read_torchscript_state
 
 
@@ -26,17 +31,31 @@ class WeightsMissingError(StyleGANError):
 
 @dataclass(frozen=True)
 class WeightFiles:
-    """The accepted files of one feature network and where the user may point to them."""
+    """The accepted files of one feature network, where the user may point to them, and the official
+    file fetched on request (`url`, kept in the cache as `cached_as`)."""
     what: str
     files: tuple[str, ...]
     env: str
     flag: str
+    url: str
+    cached_as: str
 
 
+# pytorch-fid's port of the 2015-12-05 graph (its name carries its hash prefix); NVIDIA's vgg16.pt, the
+# file of the official precision/recall, PPL and projector, which brings the LPIPS heads with it.
 INCEPTION = WeightFiles("InceptionV3 (FID, KID)", ("pt_inception-2015-12-05-6726825d.pth", "inception-2015-12-05.pt"),
-                        "STYLEGAN_INCEPTION", "--detector")
-VGG16 = WeightFiles("VGG16 (precision/recall, PPL)", ("vgg16-397923af.pth", "vgg16.pt"), "STYLEGAN_VGG16", "--vgg")
+                        "STYLEGAN_INCEPTION", "--detector",
+                        "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                        "pt_inception-2015-12-05-6726825d.pth", "pt_inception-2015-12-05-6726825d.pth")
+VGG16 = WeightFiles("VGG16 (precision/recall, PPL, perceptual losses)", ("vgg16-397923af.pth", "vgg16.pt"),
+                    "STYLEGAN_VGG16", "--vgg",
+                    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/vgg16.pt", "vgg16.pt")
 LPIPS_HEADS_ENV = "STYLEGAN_LPIPS"
+LPIPS_HEADS = WeightFiles("LPIPS heads for VGG16", ("lpips-v0.1-vgg.pth",), LPIPS_HEADS_ENV, "",
+                          "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
+                          "lpips-v0.1-vgg.pth")
+_HASH_PREFIX = re.compile(r"-([0-9a-f]{8,})\.[A-Za-z]+$")
+_CONSENT = "--download-weights (or STYLEGAN_DOWNLOAD=1)"
 
 
 def hub_dir() -> Path:
@@ -45,7 +64,8 @@ def hub_dir() -> Path:
 
 
 def find_weights(spec: WeightFiles, path: str | Path | None = None) -> Path:
-    """The weight file for `spec`: `path` if given, else the environment variable, else the hub cache."""
+    """The weight file for `spec`: `path` if given, else the environment variable, else the torch hub
+    cache, else this package's cache, else (with the user's consent) downloaded."""
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
@@ -60,14 +80,26 @@ def find_weights(spec: WeightFiles, path: str | Path | None = None) -> Path:
     for name in spec.files:
         if (hub_dir() / name).is_file():
             return hub_dir() / name
+    if weights_cache_path(spec.cached_as).is_file() or (downloads_allowed() and not is_offline()):
+        return download_weights(spec)
+    how = ("offline mode is on, so nothing is downloaded" if is_offline() else
+           f"or fetch {spec.cached_as} from its official address with {_CONSENT}")
     raise WeightsMissingError(
         f"{spec.what} weights are missing: put {' or '.join(spec.files)} in {hub_dir()}, "
-        f"set {spec.env}=PATH, or pass {spec.flag} PATH (nothing is downloaded)")
+        f"set {spec.env}=PATH, pass {spec.flag} PATH, {how}")
+
+
+def download_weights(spec: WeightFiles) -> Path:
+    """The official weight file of `spec` in the cache, downloaded now if needed and verified against
+    the hash prefix its official name carries (else the digest recorded at its first download)."""
+    match = _HASH_PREFIX.search(spec.url)
+    return fetch(spec.url, weights_cache_path(spec.cached_as), hash_prefix=match.group(1) if match else None)
 
 
 def find_lpips_heads() -> Path | None:
     """The LPIPS linear heads for VGG16: $STYLEGAN_LPIPS, else `weights/v0.1/vgg.pth` of an installed
-    `lpips` package (located without importing it), else None."""
+    `lpips` package (located without importing it), else the cached (or, on consent, downloaded)
+    official file, else None."""
     env = os.environ.get(LPIPS_HEADS_ENV)
     if env:
         if not Path(env).is_file():
@@ -78,6 +110,8 @@ def find_lpips_heads() -> Path | None:
         candidate = Path(folder) / "weights" / "v0.1" / "vgg.pth"
         if candidate.is_file():
             return candidate
+    if weights_cache_path(LPIPS_HEADS.cached_as).is_file() or (downloads_allowed() and not is_offline()):
+        return download_weights(LPIPS_HEADS)
     return None
 
 
@@ -97,12 +131,3 @@ def read_state(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: not a state dict of tensors")
     return dict(state)
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file, for cache keys that must change when the weights do."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -1,57 +1,97 @@
-"""The studio's web server: a Starlette app over a `Session`, served by uvicorn (blocking or in a thread)."""
+"""The studio's web server: a Starlette app over a `Session`, behind the `Gate` (token, same origin), served
+by uvicorn (blocking or in a thread)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import StyleGANError
-from .render import LatestWins, Superseded
+from ..errors import InputError, StyleGANError
+from .gate import Gate, check_exposure, new_token, studio_url
+from .paths import Refused
+from .render import Busy, LatestWins, Superseded
 from .session import MAX_UPLOAD, Session
 
 STATIC = Path(__file__).parent / "static"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_JSON = 256 * 1024  # settings are a few KiB
+MAX_CONNECTIONS = 64  # more at once are answered 503 by uvicorn
+MAX_CLIENT_ID = 64
+INTERNAL = "internal error (see the server log)"
+log = logging.getLogger("stylegan.studio")
+
+
+class TooLarge(InputError):
+    """A request body over its limit (answered with 413)."""
+
+
+STATUS = [(Refused, 403), (Busy, 409), (TooLarge, 413), (StyleGANError, 400)]
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused with TooLarge as soon as it passes `limit` bytes."""
+    too_large = TooLarge(f"the request body is too large (the limit is {limit // 1024} KiB)")
+    size = request.headers.get("content-length", "")
+    if size.isdigit() and int(size) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
 async def _json(request: Request) -> dict[str, Any]:
+    body = await _body(request, MAX_JSON)
     try:
-        data = await request.json()
-    except ValueError:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
         raise StyleGANError("the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise StyleGANError("the request body must be a JSON object")
     return data
 
 
+async def _disconnected(request: Request) -> None:
+    """Returns when the client hangs up (call after the body has been read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def _guarded(handler: Callable) -> Callable:
-    """Turn user errors into 400 answers and anything else into a 500 answer with a message."""
+    """User errors become 4xx answers with their message; anything else a 500 that says only to look in the
+    server log, where the traceback goes."""
     async def wrapper(request: Request):
         try:
             return await handler(request)
         except StyleGANError as exc:
-            return _error(str(exc))
-        except Exception as exc:  # the page shows it; the server keeps running
-            return _error(f"internal error: {type(exc).__name__}: {exc}", 500)
+            return _error(str(exc), next(status for kind, status in STATUS if isinstance(exc, kind)))
+        except Exception:  # the server keeps running; the page shows no internals
+            log.exception("studio: %s %s failed", request.method, request.url.path)
+            return _error(INTERNAL, 500)
     return wrapper
 
 
-def create_app(session: Session, host: str = "127.0.0.1") -> Starlette:
-    """The ASGI app. Bound to a loopback address it answers only to loopback host names (no DNS rebinding)."""
+def create_app(session: Session, host: str = "127.0.0.1", token: str = "") -> Starlette:
+    """The ASGI app: every request must carry `token` (none when empty) and come from the studio's own page;
+    bound to a loopback address it answers only to loopback host names (no DNS rebinding)."""
     scheduler = LatestWins()
 
     async def run(func: Callable, *args):
@@ -69,9 +109,19 @@ def create_app(session: Session, host: str = "127.0.0.1") -> Starlette:
 
     async def render(request: Request):
         data = await _json(request)
-        future = scheduler.submit(lambda: session.render(data.get("settings", {}), data.get("view")))
+        client = str(data.get("client") or "%s:%s" % (request.client or ("?", "?")))[:MAX_CLIENT_ID]
+        job = asyncio.wrap_future(scheduler.submit(lambda: session.render(data.get("settings", {}),
+                                                                          data.get("view")), client))
+        gone = asyncio.ensure_future(_disconnected(request))
         try:
-            return JSONResponse(await asyncio.wrap_future(future))
+            await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not job.done():  # the client hung up: a waiting render never runs, a running one is dropped
+            job.cancel()
+            return Response(status_code=499)
+        try:
+            return JSONResponse(job.result())
         except Superseded:
             return JSONResponse({"superseded": True})
 
@@ -85,21 +135,15 @@ def create_app(session: Session, host: str = "127.0.0.1") -> Starlette:
         return JSONResponse({"count": count})
 
     async def start_projection(request: Request):
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > MAX_UPLOAD:
-            return _error(f"the upload is too large (the limit is {MAX_UPLOAD // 2 ** 20} MiB)", 413)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_UPLOAD:
-                return _error(f"the upload is too large (the limit is {MAX_UPLOAD // 2 ** 20} MiB)", 413)
+        session.check_projection_free()  # before reading an upload that would be refused
+        body = await _body(request, MAX_UPLOAD)
         query = request.query_params
         try:
             steps = int(query.get("steps", "100"))
             class_idx = int(query["class"]) if query.get("class", "") != "" else None
         except ValueError:
             raise StyleGANError("steps and class must be whole numbers") from None
-        await run(session.start_projection, bytes(body), query.get("network", ""), steps, class_idx)
+        await run(session.start_projection, body, query.get("network", ""), steps, class_idx)
         return JSONResponse(session.projection)
 
     async def projection(request: Request):
@@ -116,32 +160,43 @@ def create_app(session: Session, host: str = "127.0.0.1") -> Starlette:
         Route("/api/project", _guarded(projection), methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    hosts = list(LOOPBACK) if host in LOOPBACK else ["*"]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         yield
         scheduler.close()
 
-    return Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
-                     lifespan=lifespan)
+    gate = Middleware(Gate, host=host, token=token, uploads=["/api/project"])
+    app = Starlette(routes=routes, middleware=[gate], lifespan=lifespan)
+    app.state.scheduler = scheduler
+    return app
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on at the moment."""
-    with socket.socket() as sock:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
 class Studio:
-    """A studio server running in a background thread (for notebooks and tests): `url`, then `stop()`."""
+    """A studio server running in a background thread (for notebooks, tests and the CLI): `url` (with the
+    token), `token`, `session`, `wait()`, then `stop()`. A random token is made unless `token` is given
+    ('' turns it off, on loopback only); off loopback a warning is printed."""
 
-    def __init__(self, session: Session, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(self, session: Session, host: str = "127.0.0.1", port: int | None = None,
+                 token: str | None = None):
         import uvicorn
+        self.session = session
+        self.token = new_token() if token is None else token
+        warning = check_exposure(host, self.token)
+        if warning:
+            print(warning, file=sys.stderr)
         self.port = port or free_port(host)
-        self.url = f"http://{host}:{self.port}/"
-        config = uvicorn.Config(create_app(session, host), host=host, port=self.port, log_level="warning")
+        self.url = studio_url(host, self.port, self.token)
+        self.app = create_app(session, host, self.token)
+        config = uvicorn.Config(self.app, host=host, port=self.port,
+                                log_level="warning", limit_concurrency=MAX_CONNECTIONS, server_header=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="studio-server", daemon=True)
         self._thread.start()
@@ -149,6 +204,14 @@ class Studio:
             if not self._thread.is_alive():
                 raise StyleGANError(f"the studio could not start on {host}:{self.port} (is the port in use?)")
             self._thread.join(0.05)
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl+C stops it)."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(0.5)
+        except KeyboardInterrupt:
+            self.stop()
 
     def stop(self) -> None:
         """Shut the server down and wait for it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import copy
 import io
+import logging
 import tempfile
 import threading
 import time
@@ -18,13 +19,17 @@ from .. import formats
 from ..builtin import DEMO, PREFIX, has_demo
 from ..edit import load_direction
 from ..errors import InputError, StyleGANError
+from ..hub import is_url, zoo
 from ..io import read_image, save_png
 from ..latent import load_ws, save_ws, style_ranges
 from ..project import project
 from . import layers
+from .paths import PathGuard
+from .render import Busy
 from .state import Resolver, Settings, adapt, has_transform, noise_layers, render_settings, save_settings, synthesize
 
 MAX_UPLOAD = 20 * 1024 * 1024
+BUSY = "a projection is already running; wait for it to finish"
 
 
 def png_data_url(image: np.ndarray) -> str:
@@ -36,13 +41,14 @@ def png_data_url(image: np.ndarray) -> str:
 
 
 class Session:
-    """Networks given at start (always allowed), paths typed in (checked against `allow_dirs` when any are
-    given), captures and projections written to `outdir`. Methods raise StyleGANError for bad input."""
+    """Networks given at start, paths typed in (confined to the networks' folders, the current folder, the
+    capture folder and `allow_dirs`), captures and projections written to `outdir`, one projection at a time.
+    Methods raise StyleGANError for bad input (`paths.Refused` for a path outside, `Busy` when projecting)."""
 
     def __init__(self, networks: list[str], allow_dirs: list[str] = (), outdir: str | Path = "studio-captures",
                  device: torch.device | str = "cpu"):
         self.outdir = Path(outdir).resolve()
-        self.allow_dirs = [Path(d).resolve() for d in allow_dirs]
+        self.guard = PathGuard.for_studio(networks, allow_dirs, self.outdir)
         self.device = torch.device(device)
         self.given = [self._name(n) for n in networks]
         self.networks = self.given + ([DEMO] if has_demo() and DEMO not in self.given else [])
@@ -51,20 +57,18 @@ class Session:
         self._files = threading.Lock()  # one writer of the capture folder at a time
         self.resolver = Resolver(check=self.check_path)
         self.projection: dict[str, Any] = {"state": "idle"}
+        self._projecting = threading.Lock()  # held while a projection runs
         self.worker: threading.Thread | None = None
 
     @staticmethod
     def _name(name: str) -> str:
-        return name if str(name).startswith(PREFIX) else str(Path(name).expanduser().resolve())
+        if str(name).startswith(PREFIX) or is_url(name) or zoo.find(name) is not None:
+            return str(name)  # downloaded into the cache by formats.load; only those given at start are offered
+        return str(Path(name).expanduser().resolve())
 
     def check_path(self, path: str | Path) -> Path:
-        """The resolved path, if it lies inside an allowed directory (or the capture folder)."""
-        path = Path(path).expanduser().resolve()
-        roots = self.allow_dirs + [self.outdir]
-        if self.allow_dirs and not any(path.is_relative_to(root) for root in roots):
-            raise InputError(f"{path.name}: outside the directories this studio may read (start it with "
-                             f"--allow-dir to add one)")
-        return path
+        """The resolved path (symlinks followed), if it lies inside a folder the studio may read."""
+        return self.guard.check(path)
 
     def model(self, name: str) -> torch.nn.Module:
         """The network `name` (loaded once); paths not given at start go through the allow-list."""
@@ -140,8 +144,8 @@ class Session:
     def direction_count(self, file: str, network: str) -> int:
         """How many directions a direction file holds (checked against the network's w size)."""
         G = self.model(network)
-        path = self.check_path(file)
-        load_direction(str(path), G.w_dim)
+        path, index = self.guard.check_spec(file)
+        load_direction(f"{path}:{index or 0}", G.w_dim)
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
                 return len(data["directions"])
@@ -149,8 +153,7 @@ class Session:
 
     def start_projection(self, data: bytes, network: str, steps: int, class_idx: int | None = None) -> None:
         """Project an uploaded image in a background thread; `projection` reports progress and the result."""
-        if self.projection["state"] == "running":
-            raise InputError("a projection is already running; wait for it to finish")
+        self.check_projection_free()
         if len(data) > MAX_UPLOAD:
             raise InputError(f"the upload is too large ({len(data) // 2 ** 20} MiB; the limit is "
                              f"{MAX_UPLOAD // 2 ** 20} MiB)")
@@ -166,9 +169,16 @@ class Session:
                 raise InputError("the upload is not a readable image (PNG, JPEG, ...)") from None
         with self._lock:
             G = copy.deepcopy(G)
+        if not self._projecting.acquire(blocking=False):
+            raise Busy(BUSY)
         self.projection = {"state": "running", "step": 0, "steps": steps, "loss": None}
         self.worker = threading.Thread(target=self._project, args=(G, target, steps, class_idx), daemon=True)
         self.worker.start()
+
+    def check_projection_free(self) -> None:
+        """Busy while a projection runs (the studio runs one at a time)."""
+        if self._projecting.locked():
+            raise Busy(BUSY)
 
     def _project(self, G, target: np.ndarray, steps: int, class_idx: int | None) -> None:
         def progress(step: int, info: dict) -> None:
@@ -181,5 +191,9 @@ class Session:
             self.projection = {**self.projection, "state": "done", "ws_file": str(path)}
         except StyleGANError as exc:
             self.projection = {**self.projection, "state": "error", "error": str(exc)}
-        except Exception as exc:  # report, never kill the server
-            self.projection = {**self.projection, "state": "error", "error": f"projection failed: {exc}"}
+        except Exception:  # never kill the server; the traceback goes to the log, not to the page
+            logging.getLogger("stylegan.studio").exception("studio: the projection failed")
+            self.projection = {**self.projection, "state": "error", "error": "the projection failed: internal "
+                               "error (see the server log)"}
+        finally:
+            self._projecting.release()

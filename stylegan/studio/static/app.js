@@ -15,9 +15,13 @@ window.studio = state;
 
 function showError(text) { $("message").textContent = text || ""; }
 
+// The token came in the address (?token=...) and is now an HttpOnly cookie: drop it from the address bar.
+if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", location.pathname);
+const clientId = Math.random().toString(36).slice(2);  // renders are latest-wins per client
+
 async function api(path, body, options = {}) {
   const init = body === undefined ? {} : {method: "POST", body: options.raw ? body : JSON.stringify(body),
-    headers: options.raw ? {} : {"Content-Type": "application/json"}};
+    headers: {"Content-Type": options.raw ? "application/octet-stream" : "application/json"}};
   let data;
   try {
     const response = await fetch(path, init);
@@ -46,7 +50,7 @@ async function sendRender() {
   const view = $("layer").value ? {layer: $("layer").value, channel: +$("channel").value || 0, rgb: $("rgb").checked}
     : null;
   try {
-    const frame = await api("api/render", {settings: state.settings, view});
+    const frame = await api("api/render", {settings: state.settings, view, client: clientId});
     if (!frame.superseded) {
       $("frame").src = frame.image;
       if (frame.activations) { $("activations").src = frame.activations; $("spectrum").src = frame.spectrum; }
