@@ -80,6 +80,7 @@ def test_grid_is_refused_for_sharded_runs(tmp_path, monkeypatch):
     assert result.exit_code != 0 and "single process" in result.output
 
 
+@pytest.mark.slow
 def test_torchrun_launch(tmp_path):
     """A real two-process launch through torchrun writes every image once, as one process would. torchrun
     runs each process on one thread; a different thread count changes the kernels' summation order and so

@@ -25,6 +25,7 @@ def _all_three(G, seed, num_samples=4):
     return equivariance_psnrs(opts, num_samples, 4, eqt_int=True, eqt_frac=True, eqr=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sg3t_32.pkl", "sg3r_32.pkl"])
 def test_stylegan3_equivariance_matches_the_official_numbers(name):
     path = DATA / name
@@ -34,6 +35,7 @@ def test_stylegan3_equivariance_matches_the_official_numbers(name):
     assert np.allclose(got, OFFICIAL[name], atol=2e-3, rtol=0)
 
 
+@pytest.mark.slow
 def test_stylegan2_is_far_less_equivariant_to_translation_than_stylegan3():
     G = stylegan.load(DATA / "sg2_skip_32.pkl")
     first, again = _all_three(G, seed=7), _all_three(G, seed=7)

@@ -94,6 +94,7 @@ def sg2_onnx(sg2, tmp_path_factory):
 # --- the model options the exported graphs use ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stylegan3_non_fused_modconv_and_per_call_transform(sg3):
     ws = stylegan.latent.seeds_to_ws(sg3, [1, 2, 3], truncation_psi=0.7)
     transform = torch.from_numpy(input_transform((0.2, 0.1), 15.0)).to(torch.float32)
@@ -105,6 +106,7 @@ def test_stylegan3_non_fused_modconv_and_per_call_transform(sg3):
         assert torch.equal(sg3.synthesis.input.transform, torch.eye(3))  # the stored transform is untouched
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
 def test_fp16_precision_computes_float16_layers_on_the_cpu(name):
     G = stylegan.load(DATA / name)
@@ -119,6 +121,7 @@ def test_fp16_precision_computes_float16_layers_on_the_cpu(name):
 # --- ONNX ------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_onnx_sg2_parts_match_pytorch_at_batch_1_and_3(sg2, sg2_onnx):
     for batch in (1, 3):
         z = seeds_z(sg2, range(10, 10 + batch))
@@ -173,6 +176,7 @@ def test_sidecar_matches_the_model(sg2, sg2_onnx):
     assert mapping["truncation"] == {"psi": "input", "cutoff": None} and "noise_mode" not in mapping
 
 
+@pytest.mark.slow
 def test_onnx_sg3_full_with_transform_input(sg3, tmp_path):
     needs_onnx()
     result = export_generator(sg3, tmp_path / "sg3.onnx", "onnx", ExportSpec(part="full"))
@@ -228,6 +232,7 @@ def test_onnx_conditional_fixed_batch_with_constant_truncation(tmp_path):
     assert [i["name"] for i in meta["inputs"]] == ["z", "c"] and meta["inputs"][0]["shape"] == [2, G.z_dim]
 
 
+@pytest.mark.slow
 def test_onnx_fp16_synthesis(sg2, sg2_onnx, tmp_path):
     """fp16: the synthesis layers compute in float16; the weights are stored as float16 (about half the file)."""
     import onnx
@@ -267,6 +272,7 @@ def test_example_runs_with_onnxruntime_and_numpy_only(sg2, sg2_onnx, tmp_path):
 # --- TorchScript -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,part", [("sg2_skip_32.pkl", "full"), ("sg2_skip_32.pkl", "synthesis"),
                                        ("sg3t_32.pkl", "full"), ("sg3t_32.pkl", "mapping")])
 def test_torchscript_fixture_parts_match_pytorch(name, part, tmp_path):
@@ -301,12 +307,14 @@ def test_torchscript_random_models(generation, tmp_path):
         assert max_diff(ts_run(result.path, z, *extra), expected) <= TOL
 
 
+@pytest.mark.slow
 def test_torchscript_fp16(sg2, tmp_path):
     result = export_generator(sg2, tmp_path / "half.pt", "torchscript", ExportSpec(part="full", precision="fp16"))
     print(f"fp16 TorchScript generator: max abs difference {max(result.diffs.values()):.2e}")
     assert max(result.diffs.values()) <= 2e-2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise_mode", ["const", "none"])
 def test_torchscript_noise_modes(sg2, noise_mode, tmp_path):
     G = copy.deepcopy(sg2)
@@ -335,6 +343,7 @@ def run_cli(*args):
     return CliRunner().invoke(cli, ["export", *[str(a) for a in args]], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_export_prints_files_inputs_and_verification(tmp_path):
     out = tmp_path / "sub" / "sg3.pt"
     result = run_cli("--network", DATA / "sg3t_32.pkl", "--format", "torchscript", "--out", out,

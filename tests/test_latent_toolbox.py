@@ -166,6 +166,7 @@ def _run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_figures(tmp_path):
     net = DATA / "sg2_resnet_gray_32.pkl"
     result = _run("mix", "--network", net, "--rows", "1,2", "--cols", "3,4,5", "--styles", "coarse",

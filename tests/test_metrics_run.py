@@ -210,6 +210,7 @@ def _run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_metrics_command_writes_jsonl_and_a_table(tmp_path, dataset_zip, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("STYLEGAN_CACHE_DIR", str(tmp_path / "cache"))

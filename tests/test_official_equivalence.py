@@ -27,7 +27,7 @@ def _outputs(G, ref, D=None):
     return compute
 
 
-@pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
+@pytest.mark.parametrize("name", ["sg2_skip_32.pkl", pytest.param("sg3t_32.pkl", marks=pytest.mark.slow)])
 def test_shared_fixtures_match_official_outputs(name):
     path = DATA / name
     ref = reference(path)
@@ -35,7 +35,8 @@ def test_shared_fixtures_match_official_outputs(name):
     print(name, assert_matches_to_rounding(_outputs(G, ref), ref, G))
 
 
-@pytest.mark.parametrize("name", ["sg2_cond_orig_32.pkl", "sg2_resnet_gray_32.pkl", "sg3r_32.pkl"])
+@pytest.mark.parametrize("name", ["sg2_cond_orig_32.pkl", "sg2_resnet_gray_32.pkl",
+                                  pytest.param("sg3r_32.pkl", marks=pytest.mark.slow)])
 def test_more_architectures_match_official_outputs(name):
     path = DATA / name
     ref = reference(path)
@@ -170,7 +171,7 @@ def test_fused_and_separate_modulation_match_official_both_ways(fused):
     print(fused, assert_matches_to_rounding(compute, official, G))
 
 
-@pytest.mark.parametrize("tag", list(NETWORKS))
+@pytest.mark.parametrize("tag", ["sg2", pytest.param("sg3", marks=pytest.mark.slow)])
 def test_update_emas_tracks_like_official(tag):
     """Three calls with update_emas=True (seeds 10-13, 14-17, 18-21, the last truncated with psi 0.5, which
     must use the w_avg updated by that very call): the tracked w_avg, StyleGAN3's input-magnitude EMAs and

@@ -67,6 +67,7 @@ UPFIRDN_GRID = list(itertools.product(
 ))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("odd", [0, 1])
 def test_upfirdn2d_matches_reference(odd):
     worst = 0.0
@@ -170,6 +171,7 @@ FLRELU_GRID = list(itertools.product(
 ))
 
 
+@pytest.mark.slow
 def test_filtered_lrelu_matches_reference_grid():
     worst = 0.0
     for up, down, taps, extra, gain, clamp, odd in FLRELU_GRID:

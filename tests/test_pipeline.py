@@ -72,6 +72,7 @@ def _write(folder, fields, **changes):
     return path
 
 
+@pytest.mark.slow
 def test_recipe_runs_writes_every_step_and_resumes(recipe_dir):
     folder, fields = recipe_dir
     out = folder / "out"
@@ -145,6 +146,7 @@ def test_pipeline_cli_and_yaml(tmp_path):
                        G.mapping.w_avg.expand(1, G.num_ws, -1).numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_example_recipe_runs_on_two_networks(tmp_path):
     """examples/sprite_to_portrait.toml as shipped, its networks pointed at two test networks and its
     projection shortened."""

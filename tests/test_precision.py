@@ -15,6 +15,7 @@ from conftest import DATA
 TOLERANCE = {"fp16": (4, 0.5), "bf16": (16, 2.0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["sg2_skip_32.pkl", "sg3t_32.pkl", "sg3r_32.pkl"])
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_reduced_precision_within_tolerance(path, precision):
@@ -37,6 +38,7 @@ def test_unknown_precision_is_refused():
         configure(G, "int8")
 
 
+@pytest.mark.slow
 def test_compile_matches_eager():
     G = stylegan.load(DATA / "sg2_skip_32.pkl")
     ws = seeds_to_ws(G, [1, 2])

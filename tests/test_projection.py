@@ -22,6 +22,7 @@ def G2():
     return stylegan.load(DATA / "sg2_skip_32.pkl")
 
 
+@pytest.mark.slow
 def test_w_plus_pixel_projection_recovers_a_sample(G2):
     target = render(G2, seeds_to_ws(G2, [5, 6], 0.7))
     result = project(G2, target, method="image2stylegan", loss="pixel", num_steps=300, lr=0.05, progress=False)
@@ -199,6 +200,7 @@ def hub(tmp_path, monkeypatch):
     return tmp_path / "torch" / "hub" / "checkpoints"
 
 
+@pytest.mark.slow
 def test_auto_loss_uses_lpips_and_vgg_when_weights_are_present(G2, hub, monkeypatch):
     _random_vgg_files(hub)
     monkeypatch.setenv("STYLEGAN_LPIPS", str(hub / "lpips_vgg.pth"))
