@@ -33,8 +33,8 @@ from stylegan.formats import load_networks
 from stylegan.generate import render
 from stylegan.io import make_grid, save_png
 from stylegan.latent import mix, seeds_to_ws, style_ranges
-from stylegan.toonfaces import FACTOR_SCALES, toonface, toonface_factors
-from stylegan.train.dataset import ImageDataset
+from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
+from stylegan.data.dataset import ImageDataset
 
 COMPARE_AT = 32
 

@@ -23,6 +23,7 @@ from torch import nn
 from . import formats
 from .errors import InputError
 from .formats import mmgen, mmgen_config
+from .latent import truncate
 
 SAMPLE_MODELS = ("ema", "orig", "ema/orig")
 
@@ -62,9 +63,8 @@ class UnconditionalGAN(nn.Module):
         else:
             ws = G.mapping(z, None)
         if truncation < 1:
-            avg = G.mapping.w_avg if truncation_latent is None else truncation_latent.reshape(1, 1, -1).to(ws)
-            cutoff = G.num_ws if num_truncation_layer is None else num_truncation_layer
-            ws[:, :cutoff] = avg + truncation * (ws[:, :cutoff] - avg)
+            avg = G.mapping.w_avg if truncation_latent is None else truncation_latent.reshape(-1).to(ws)
+            ws = truncate(ws, avg, truncation, num_truncation_layer)
         img = G.synthesis(ws, noise_mode="random" if randomize_noise else "const")
         lod = float(getattr(G.synthesis, "lod", 0))
         if lod >= 1:  # a StyleGAN1 snapshot taken while growing draws at its current, lower scale

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import figures, toonfaces, video
+from . import figures, video
+from .data import toonfaces
 from .errors import InputError
 from .generate import render
 from .io import atomic_path, make_grid, save_png

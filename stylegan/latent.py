@@ -15,6 +15,7 @@ import torch
 
 from .errors import InputError
 from .io import atomic_path
+from .models.mapping import truncate  # noqa: F401 (stylegan.latent.truncate, the public name)
 
 MAX_SEED = 2 ** 32 - 1
 STYLE_BANDS = {"coarse": (0, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
@@ -82,15 +83,6 @@ def seeds_to_ws(G: torch.nn.Module, seeds: Sequence[int], truncation_psi: float 
     z = seeds_to_z(seeds, G.z_dim, device_of(G))
     return G.mapping(z, class_label(G, class_idx, len(seeds)), truncation_psi=truncation_psi,
                      truncation_cutoff=truncation_cutoff)
-
-
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None = None) -> torch.Tensor:
-    """Move rows [:cutoff] of ws toward w_avg: w_avg + psi * (w - w_avg). psi=1 keeps ws, psi=0 gives
-    w_avg, negative psi walks past the average to the 'opposite' image."""
-    out = ws.clone()
-    rows = slice(None) if cutoff is None else slice(0, cutoff)
-    out[:, rows] = w_avg.to(ws.device).lerp(ws[:, rows], psi)
-    return out
 
 
 def style_ranges(G) -> dict[str, list[int]]:

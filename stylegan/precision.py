@@ -27,6 +27,26 @@ def layer_dtype(reduced_ok: bool, precision: str, device: torch.device, force_fp
     return _REDUCED[precision]
 
 
+def activation_format(device: torch.device, dtype: torch.dtype, channels_last: bool) -> torch.memory_format:
+    """The memory format of a block's activations, in every network: channels-last on the CPU (oneDNN's
+    fastest layout for these convolutions and filters) and where a block asks for it in reduced precision
+    (the official fp16_channels_last); contiguous otherwise. Either changes results only at float rounding."""
+    if device.type == "cpu" or (channels_last and dtype != torch.float32):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def modconv_fused(requested: bool | str | None, default: bool | str, device: torch.device, training: bool) -> bool:
+    """Whether modulated convolutions fold the styles into per-sample weights (fused) or scale the activations
+    around one shared convolution: `requested` when a bool; None: the network's `default` on CUDA, non-fused
+    on the CPU (faster there); 'inference_only': fused unless training. Both agree up to float rounding."""
+    if requested is None:
+        requested = False if device.type == "cpu" else default
+    if requested == "inference_only":
+        return not training
+    return bool(requested)
+
+
 def configure(G: nn.Module, precision: str = "auto", compile: bool = False) -> nn.Module:
     """Set G's synthesis precision policy and optionally compile its forward pass (torch.compile caches one
     graph per input shape). Returns G."""

@@ -12,6 +12,7 @@ import torch
 
 from .io import atomic_path
 from .latent import load_ws as read_ws
+from .latent import truncate
 
 
 def mkdir_or_exist(dir_name: str | Path, mode: int = 0o777) -> None:
@@ -79,9 +80,7 @@ def get_w_from_seed(G: torch.nn.Module, device: torch.device | str, seed: int,
     """ws [1, num_ws, w_dim] for a seed (official z convention), moved toward w_avg by psi in every row,
     as the helper of the same name in popular notebooks."""
     z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).to(device)
-    w = G.mapping(z, None)
-    w_avg = G.mapping.w_avg
-    return w_avg + (w - w_avg) * truncation_psi
+    return truncate(G.mapping(z, None), G.mapping.w_avg, truncation_psi)
 
 
 def w_to_img(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const") -> np.ndarray:
@@ -97,6 +96,4 @@ def w_to_img(G: torch.nn.Module, ws: torch.Tensor, noise_mode: str = "const") ->
 def load_ws(path: str | Path, G: torch.nn.Module, device: torch.device | str | None = None,
             truncation_psi: float = 1.0) -> torch.Tensor:
     """ws from a .npy/.npz file (key 'w'), checked against G, on `device`, moved toward w_avg by psi."""
-    ws = read_ws(path, G, device)
-    w_avg = G.mapping.w_avg.to(ws.device)
-    return w_avg + (ws - w_avg) * truncation_psi
+    return truncate(read_ws(path, G, device), G.mapping.w_avg, truncation_psi)

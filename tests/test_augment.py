@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stylegan.formats.safe_pickle import safe_load
+from stylegan.safe_pickle import safe_load
 from stylegan.ops import downsample2d, upsample2d
 from stylegan.train.augment import PRESETS, SYM6, AdaController, AugmentPipe, band_filters
 

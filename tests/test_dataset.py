@@ -7,7 +7,7 @@ import PIL.Image
 import pytest
 
 from stylegan.errors import InputError
-from stylegan.train.dataset import ImageDataset
+from stylegan.data.dataset import ImageDataset
 
 
 def _make_images(n=5, size=8, channels=3, seed=0):

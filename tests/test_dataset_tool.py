@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from stylegan.cli import cli
 from stylegan.errors import InputError
-from stylegan.train import dataset_tool
-from stylegan.train.dataset import ImageDataset
-from stylegan.train.dataset_tool import format_summary, make_dataset, parse_resolution
+from stylegan.data import dataset_tool
+from stylegan.data.dataset import ImageDataset
+from stylegan.data.dataset_tool import format_summary, make_dataset, parse_resolution
 
 from conftest import DATA
 

@@ -15,8 +15,8 @@ from stylegan.metrics import (MetricOptions, calc_metric, frechet_distance, kern
                               report_metric)
 from stylegan.metrics.ppl import compute_ppl
 from stylegan.nets import InceptionV3, VGG16
-from stylegan.toonfaces import toonface
-from stylegan.train.dataset import ImageDataset
+from stylegan.data.toonfaces import toonface
+from stylegan.data.dataset import ImageDataset
 
 from conftest import DATA
 from test_dataset import write_dataset

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import stylegan
-from stylegan.formats.safe_pickle import safe_load
+from stylegan.safe_pickle import safe_load
 from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
 from stylegan.models.stylegan3 import design_lowpass_filter
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan.ops import (bias_act, conv2d_resample, downsample2d, filter2d, modulated_conv2d, setup_filter,
-                          upfirdn2d, upsample2d)
-from stylegan.ops.conv import modulated_conv2d_v3
+from stylegan.ops import (bias_act, conv2d_resample, downsample2d, filter2d, modulated_conv2d,
+                          normalized_modulated_conv2d, setup_filter, upfirdn2d, upsample2d)
 from stylegan.ops.filtered_lrelu import filtered_lrelu
+from stylegan.ops.reference import (conv2d_resample_ref, filtered_lrelu_ref, modulated_conv2d_ref, np_lrelu,
+                                    upfirdn2d_ref)
 
 from conftest import U32, max_diff
-from reference import conv2d_resample_ref, filtered_lrelu_ref, modulated_conv2d_ref, np_lrelu, upfirdn2d_ref
 
 
 def test_bias_act_matches_formula():
@@ -137,13 +137,13 @@ def test_modulated_conv2d_fused_and_not_match_reference(up, demodulate, with_noi
     assert max_diff(y, ref) < 1e-4
 
 
-def test_modulated_conv2d_v3_matches_reference():
+def test_normalized_modulated_conv2d_matches_reference():
     x = torch.randn(2, 6, 9, 9)
     w = torch.randn(4, 6, 3, 3)
     s = torch.randn(2, 6)
     gain = torch.tensor(0.7)
     bias = torch.randn(4)
-    y = modulated_conv2d_v3(x, w, s, padding=2, input_gain=gain, bias=bias)
+    y = normalized_modulated_conv2d(x, w, s, padding=2, input_gain=gain, bias=bias)
     # Reference: RMS-normalise, modulate, demodulate, scale by the input gain, full convolution.
     wn = w.double() * w.double().square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
     sn = s.double() * s.double().square().mean().rsqrt()
@@ -153,7 +153,7 @@ def test_modulated_conv2d_v3_matches_reference():
         wi = wi * (wi.square().sum(dim=[1, 2, 3], keepdim=True) + 1e-8).rsqrt() * 0.7
         outs.append(torch.nn.functional.conv2d(x[i:i + 1].double(), wi, bias.double(), padding=2))
     assert max_diff(y, torch.cat(outs)) < 1e-5
-    assert max_diff(y[:1], modulated_conv2d_v3(x[:1], w, s[:1], padding=2, input_gain=gain, bias=bias)) < 1e-5
+    assert max_diff(y[:1], normalized_modulated_conv2d(x[:1], w, s[:1], padding=2, input_gain=gain, bias=bias)) < 1e-5
 
 
 def _kaiser(taps):

@@ -13,7 +13,7 @@ import torch
 
 import stylegan
 from stylegan.errors import CheckpointError, UnsafePickleError
-from stylegan.formats.safe_pickle import PersistentObject, safe_load
+from stylegan.safe_pickle import PersistentObject, safe_load
 
 from conftest import DATA
 

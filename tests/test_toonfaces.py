@@ -6,9 +6,9 @@ import PIL.Image
 import pytest
 
 from stylegan.errors import InputError
-from stylegan.toonfaces import FACTOR_SCALES, toonface, toonface_factors
-from stylegan.train.dataset import ImageDataset, ToonFacesDataset, open_dataset
-from stylegan.train.dataset_tool import make_dataset
+from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
+from stylegan.data.dataset import ImageDataset, ToonFacesDataset, open_dataset
+from stylegan.data.dataset_tool import make_dataset
 from stylegan.train.options import TrainOptions
 from stylegan.train.run import train
 

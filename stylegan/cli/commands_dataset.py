@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..train.dataset_tool import TRANSFORMS, format_summary, make_dataset
+from ..data.dataset_tool import TRANSFORMS, format_summary, make_dataset
 from .common import cli, user_errors
 
 

@@ -1,5 +1,7 @@
-"""Export generators for deployment: ONNX and TorchScript graphs of the mapping, the synthesis or the whole
-generator, a JSON sidecar for consumers without PyTorch, and a check of every exported file against PyTorch.
+"""Export generators for deployment: ONNX and TorchScript graphs, a JSON sidecar, and a check against PyTorch.
+
+The graphs hold the mapping, the synthesis or the whole generator; the sidecar serves consumers without
+PyTorch, and every exported file is checked against PyTorch.
 
     from stylegan.export import ExportSpec, export_generator
     export_generator(G, "ffhq-synthesis.onnx", "onnx", ExportSpec(part="synthesis"))

@@ -1,4 +1,4 @@
-"""Checkpoint reading and writing. `load` recognises a file by its content, never by its name.
+"""Checkpoint reading and writing; `load` recognises a file by its content, never by its name.
 
 Formats read: NVIDIA network pickles of the PyTorch era ('nvidia-pkl') and of the TensorFlow era
 ('nvidia-tf', StyleGAN1 and StyleGAN2), stylegan native files ('native'), rosinality/stylegan2-pytorch
@@ -140,6 +140,17 @@ def network_names(path: str | Path) -> list[str]:
             return list(nvidia_tf.read_pickle(f))
         data = nvidia_pkl.read_pickle(f)
     return [k for k in nvidia_pkl.NETWORK_KEYS if data.get(k) is not None]
+
+
+def recorded_training_set(path: str | Path) -> dict | None:
+    """The dataset options (`training_set_kwargs`) an official training snapshot recorded; None for files
+    that record none."""
+    path = resolve_network(path)
+    if detect_format(path) != "nvidia-pkl":
+        return None
+    with open(path, "rb") as f:
+        recorded = nvidia_pkl.read_pickle(f).get("training_set_kwargs")
+    return dict(recorded) if isinstance(recorded, dict) else None
 
 
 def save(nets: nn.Module | dict[str, nn.Module], path: str | Path, extra: dict | None = None) -> None:

@@ -14,8 +14,9 @@ from torch import nn
 from ..errors import CheckpointError
 from ..models.discriminator import Discriminator
 from ..models.stylegan2 import Generator as Generator2
+from ..safe_pickle import PersistentObject, safe_load
+from .common import fill_module
 from .nvidia_sg3 import stylegan3_generator
-from .safe_pickle import PersistentObject, safe_load
 
 NETWORK_KEYS = ("G", "D", "G_ema")
 
@@ -113,19 +114,9 @@ def build_network(obj: Any, key: str) -> nn.Module:
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         raise CheckpointError(f"'{key}' does not look like a published {obj.class_name} "
                               f"({type(exc).__name__}: {exc})") from None
-    state = obj.state_dict()
-    own = net.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        detail = "; ".join(f"{label}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
-                           for label, keys in (("missing", missing), ("unexpected", unexpected),
-                                               ("wrong shape", wrong)) if keys)
-        raise CheckpointError(f"'{key}' has tensors that do not fit the rebuilt {obj.class_name} ({detail})")
-    net.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
+    fill_module(net, obj.state_dict(), f"'{key}' ({obj.class_name})")
     net.source_kwargs = obj.init_kwargs
-    return net.eval().requires_grad_(False)
+    return net
 
 
 def read_pickle(file: BinaryIO) -> dict:

@@ -21,8 +21,8 @@ from ..models.discriminator import Discriminator as Discriminator2
 from ..models.stylegan1 import Discriminator as Discriminator1
 from ..models.stylegan1 import Generator as Generator1
 from ..models.stylegan2 import Generator as Generator2
+from ..safe_pickle import TFNetworkState, safe_load
 from .common import fill_module
-from .safe_pickle import TFNetworkState, safe_load
 
 NETWORK_KEYS = ("G", "D", "G_ema")
 # StyleGAN2 configs E-F, configs B-D, and StyleGAN2-ADA TF (same variables as configs E-F).
@@ -94,6 +94,20 @@ def _refuse_options(kw: dict, what: str, **expected) -> None:
         if key in kw and kw[key] != value:
             raise CheckpointError(f"{what} was built with {key}={kw[key]!r}, a variant this package does not "
                                   f"rebuild (only {key}={value!r})")
+
+
+def _stylegan2_layout(v: dict, prefix: str, conv: str, rgb: str,
+                      revised: bool) -> tuple[list[int], dict[int, int], dict[int, str], str]:
+    """Resolutions, channels per resolution, the image-layer scopes (ToRGB or FromRGB) and the architecture
+    of a TF StyleGAN2 synthesis network (prefix 'synthesis/', conv 'Conv1') or discriminator ('', 'Conv0')."""
+    res = [4] + _resolutions(v, rf"{prefix}(\d+)x\d+/{conv}/weight")
+    channels = {r: v[f"{prefix}{r}x{r}/{'Conv' if r == 4 else conv}/weight"].shape[-1] for r in res}
+    scopes = {r: f"{prefix}{r}x{r}/{rgb}" for r in res if f"{prefix}{r}x{r}/{rgb}/weight" in v}
+    if revised:
+        scopes = {res[-1]: f"{prefix}{rgb}_lod0"}
+    architecture = ("resnet" if any(name.endswith("/Skip/weight") for name in v) else
+                    "skip" if len(scopes) > 1 else "orig")
+    return res, channels, scopes, architecture
 
 
 def _check_lod(v: dict, name: str, what: str) -> None:
@@ -199,14 +213,8 @@ def _stylegan2_generator(net: TFNetworkState) -> tuple[nn.Module, dict, _Variabl
     revised = synthesis_func == "G_synthesis_stylegan_revised"
     if revised:
         _check_lod(v, "lod", "this StyleGAN2 generator")
-    res = [4] + _resolutions(v, r"synthesis/(\d+)x\d+/Conv1/weight")
+    res, channels, torgb, architecture = _stylegan2_layout(v, "synthesis/", "Conv1", "ToRGB", revised)
     top = res[-1]
-    channels = {r: v[f"synthesis/{r}x{r}/{'Conv' if r == 4 else 'Conv1'}/weight"].shape[-1] for r in res}
-    torgb = {r: f"synthesis/{r}x{r}/ToRGB" for r in res if f"synthesis/{r}x{r}/ToRGB/weight" in v}
-    if revised:
-        torgb = {top: "synthesis/ToRGB_lod0"}
-    architecture = ("resnet" if any(name.endswith("/Skip/weight") for name in v) else
-                    "skip" if len(torgb) > 1 else "orig")
     num_layers = len(_resolutions(v, r"mapping/Dense(\d+)/weight"))
     c_dim, embed = v["mapping/LabelEmbed/weight"].shape if "mapping/LabelEmbed/weight" in v else (0, 0)
     beta = kw.get("dlatent_avg_beta", kw.get("w_avg_beta", 0.995))
@@ -257,14 +265,8 @@ def _stylegan2_discriminator(net: TFNetworkState) -> tuple[nn.Module, dict, _Var
     revised = net.build_func_name == "D_stylegan"
     if revised:
         _check_lod(v, "lod", "this StyleGAN2 discriminator")
-    res = [4] + _resolutions(v, r"(\d+)x\d+/Conv0/weight")
+    res, channels, fromrgb, architecture = _stylegan2_layout(v, "", "Conv0", "FromRGB", revised)
     top = res[-1]
-    channels = {r: v[f"{r}x{r}/{'Conv' if r == 4 else 'Conv0'}/weight"].shape[-1] for r in res}
-    fromrgb = {r: f"{r}x{r}/FromRGB" for r in res if f"{r}x{r}/FromRGB/weight" in v}
-    if revised:
-        fromrgb = {top: "FromRGB_lod0"}
-    architecture = ("resnet" if any(name.endswith("/Skip/weight") for name in v) else
-                    "skip" if len(fromrgb) > 1 else "orig")
     c_dim = int(kw.get("label_size", 0))
     if c_dim and "LabelEmbed/weight" not in v:
         raise CheckpointError("this conditional StyleGAN2 discriminator scores each label with its own output "

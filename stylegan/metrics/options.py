@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from ..errors import InputError
 from ..nets import InceptionV3, VGG16, load_inception_net, load_vgg16_net
-from ..train.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from .stats import cache_dir
 
 

@@ -10,10 +10,9 @@ from typing import Callable
 import torch
 
 from .. import formats
+from ..data.dataset import is_builtin
 from ..errors import InputError
-from ..formats import nvidia_pkl
 from ..hub import resolve_network
-from ..train.dataset import is_builtin
 from .options import MetricOptions
 from .registry import calc_metric, format_table, report_metric
 
@@ -22,11 +21,8 @@ _DATASET_KEYS = ("path", "max_size", "xflip", "random_seed")
 
 def recorded_dataset_kwargs(network: str | Path) -> dict | None:
     """The dataset options an official training snapshot recorded (`training_set_kwargs`), if any."""
-    if formats.detect_format(network) != "nvidia-pkl":
-        return None
-    with open(network, "rb") as f:
-        recorded = nvidia_pkl.read_pickle(f).get("training_set_kwargs")
-    return {k: recorded[k] for k in _DATASET_KEYS if k in recorded} if isinstance(recorded, dict) else None
+    recorded = formats.recorded_training_set(network)
+    return {k: recorded[k] for k in _DATASET_KEYS if k in recorded} if recorded is not None else None
 
 
 def default_run_dir(network: str | Path) -> Path:

@@ -1,4 +1,4 @@
-"""Network definitions, and the table of architectures a native checkpoint may name."""
+"""The networks: StyleGAN1/2/3 generators, the discriminators, the shared mapping network, and their names."""
 from torch import nn
 
 from .discriminator import Discriminator

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from .mapping import MappingNetwork
 
 
 def check_ws(ws: torch.Tensor, num_ws: int, w_dim: int) -> torch.Tensor:
@@ -61,17 +62,40 @@ def check_resolution(img_resolution: int) -> None:
 class GeneratorBase(nn.Module):
     """The official generator interface shared by every generation: G(z, c) = G.synthesis(G.mapping(z, c)),
     the attributes z_dim c_dim w_dim num_ws img_resolution img_channels, and a JSON `config` that rebuilds
-    the network. Subclasses build their synthesis and mapping networks and call `_assemble`."""
+    the network.
+
+    Subclasses name their `synthesis_class`, the defaults of their mapping options, and may translate
+    mapping options (`mapping_options`) and add to the config (`synthesis_config`); `extra_config` entries
+    are stored before the synthesis options.
+    """
 
     generation = 0
+    synthesis_class: type[nn.Module]
+    mapping_defaults: dict = {}
 
-    def _assemble(self, synthesis: nn.Module, mapping: nn.Module, config: dict) -> None:
-        self.synthesis = synthesis
-        self.mapping = mapping
-        self.z_dim, self.c_dim, self.w_dim = mapping.z_dim, mapping.c_dim, mapping.w_dim
-        self.img_resolution, self.img_channels = synthesis.img_resolution, synthesis.img_channels
-        self.num_ws = synthesis.num_ws
-        self.config = jsonable(config)
+    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
+                 mapping_kwargs: dict | None = None, extra_config: dict | None = None, **synthesis_kwargs):
+        super().__init__()
+        synthesis_kwargs = {**synthesis_kwargs.pop("synthesis_kwargs", {}), **synthesis_kwargs}
+        mapping_kwargs = {**self.mapping_defaults, **(mapping_kwargs or {})}
+        self.synthesis = self.synthesis_class(w_dim=w_dim, img_resolution=img_resolution,
+                                              img_channels=img_channels, **synthesis_kwargs)
+        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.synthesis.num_ws,
+                                      **self.mapping_options(mapping_kwargs, z_dim, synthesis_kwargs))
+        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
+        self.img_resolution, self.img_channels = img_resolution, img_channels
+        self.num_ws = self.synthesis.num_ws
+        self.config = jsonable(dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
+                                    img_channels=img_channels, mapping_kwargs=mapping_kwargs, **(extra_config or {}),
+                                    **{**synthesis_kwargs, **self.synthesis_config()}))
+
+    def mapping_options(self, mapping_kwargs: dict, z_dim: int, synthesis_kwargs: dict) -> dict:
+        """The MappingNetwork options for the stored mapping options (here: the same)."""
+        return mapping_kwargs
+
+    def synthesis_config(self) -> dict:
+        """Config entries the built synthesis network settles (such as its channel table)."""
+        return {}
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1,
                 truncation_cutoff: int | None = None, update_emas: bool = False, **synthesis_kwargs) -> torch.Tensor:

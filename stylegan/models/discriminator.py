@@ -7,6 +7,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, downsample2d, setup_filter
+from ..precision import activation_format, layer_dtype
 from .common import jsonable
 from .mapping import MappingNetwork
 from .stylegan2 import channels_table
@@ -50,9 +51,9 @@ class DiscriminatorBlock(nn.Module):
                                     channels_last=self.channels_last)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False):
-        fp16 = self.use_fp16 and not force_fp32 and (x if x is not None else img).device.type == "cuda"
-        dtype = torch.float16 if fp16 else torch.float32
-        memory_format = torch.channels_last if self.channels_last and fp16 else torch.contiguous_format
+        device = (x if x is not None else img).device
+        dtype = layer_dtype(self.use_fp16, "auto", device, force_fp32)
+        memory_format = activation_format(device, dtype, self.channels_last)
         if x is not None:
             x = x.to(dtype=dtype, memory_format=memory_format)
         if self.in_channels == 0 or self.architecture == "skip":

@@ -8,6 +8,9 @@ by the 3x3 convolution, then a [1, 2, 1] blur; at 128² and above the original f
 transposed convolution, which applies the stored kernel flipped in space, and so do we.
 The networks keep the progressive-growing state `lod` (0 for finished networks): at lod > 0 the output
 blends the two current resolutions and is upscaled to full size, as the original's recursive graph does.
+The mapping network and the dense layers are the shared ones (`models.mapping`, `ops.FullyConnectedLayer`)
+with the gain in the weights; the convolutions stay here, for the original's nearest/box resampling and
+its flipped fused upsampling.
 
 `flavor='mmgen'` reproduces MMGeneration's re-implementation instead, which differs in three places:
 z normalised as x / (||x|| / sqrt(C) + 1e-6), instance-norm epsilon 1e-5, and a leaky ReLU (with the
@@ -21,9 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from ..ops import FullyConnectedLayer
 from .common import GeneratorBase, check_resolution, check_ws, jsonable, per_layer_noise
 from .discriminator import MinibatchStdLayer
-from .mapping import normalize_2nd_moment
 from .stylegan2 import channels_table
 
 FLAVORS = {
@@ -81,29 +84,6 @@ class Blur(nn.Module):
         return f"taps={self.taps}"
 
 
-class EqualLinear(nn.Module):
-    """Dense layer, weight [out, in] scaled at run time by gain * lr_multiplier / sqrt(in); no activation."""
-
-    def __init__(self, in_features: int, out_features: int, gain: float = SQRT2, lr_multiplier: float = 1.0,
-                 bias: bool = True):
-        super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
-        self.bias = nn.Parameter(torch.zeros([out_features])) if bias else None
-        self.weight_gain = gain / np.sqrt(in_features) * lr_multiplier
-        self.lr_multiplier = lr_multiplier
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.matmul((self.weight * self.weight_gain).t())
-        if self.bias is not None:
-            x = x + (self.bias * self.lr_multiplier if self.lr_multiplier != 1 else self.bias)
-        return x
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}"
-
-
 class EqualConv2d(nn.Module):
     """Same-padded convolution, weight [out, in, k, k] scaled at run time by gain / sqrt(in * k * k).
 
@@ -141,68 +121,6 @@ class EqualConv2d(nn.Module):
                 f"fused={self.fused}")
 
 
-class MappingNetwork(nn.Module):
-    """z (+ label c) -> w: [label concat], pixel norm, `num_layers` dense layers, broadcast, truncation."""
-
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int, num_layers: int = 8,
-                 layer_features: int | None = None, lr_multiplier: float = 0.01, activation: str = "lrelu",
-                 normalize_latents: bool = True, w_avg_beta: float | None = 0.995, latent_norm: str = "rms"):
-        if activation not in ACTIVATIONS:
-            raise InputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-        super().__init__()
-        self.z_dim = z_dim
-        self.c_dim = c_dim
-        self.w_dim = w_dim
-        self.num_ws = num_ws
-        self.num_layers = num_layers
-        self.activation = activation
-        self.normalize_latents = normalize_latents
-        self.w_avg_beta = w_avg_beta
-        self.latent_norm = latent_norm
-        layer_features = w_dim if layer_features is None else layer_features
-        features = [z_dim * (2 if c_dim > 0 else 1)] + [layer_features] * (num_layers - 1) + [w_dim]
-        if c_dim > 0:
-            self.embed = nn.Linear(c_dim, z_dim, bias=False)  # TF 'LabelConcat': plain weights, no gain
-        for idx in range(num_layers):
-            setattr(self, f"fc{idx}", EqualLinear(features[idx], features[idx + 1], lr_multiplier=lr_multiplier))
-        self.register_buffer("w_avg", torch.zeros([w_dim]))
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None, truncation_psi: float = 1,
-                truncation_cutoff: int | None = None, update_emas: bool = False) -> torch.Tensor:
-        """Map z [N, z_dim] and c [N, c_dim] to ws [N, num_ws, w_dim], truncated toward w_avg by psi.
-
-        `truncation_cutoff` limits truncation to the first that many ws (None = all).
-        """
-        if z is None or z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise InputError(f"z must have shape [N, {self.z_dim}], got {None if z is None else tuple(z.shape)}")
-        x = z.to(torch.float32)
-        if self.c_dim > 0:
-            if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
-                raise InputError(f"this network is conditional: c must be a one-hot label of shape "
-                                 f"[N, {self.c_dim}], got {None if c is None else tuple(c.shape)}")
-            x = torch.cat([x, self.embed(c.to(torch.float32))], dim=1)
-        if self.normalize_latents:
-            if self.latent_norm == "l2":
-                x = x / (x.norm(dim=1, keepdim=True) / np.sqrt(x.shape[1]) + 1e-6)
-            else:
-                x = normalize_2nd_moment(x)
-        for idx in range(self.num_layers):
-            x = activate(getattr(self, f"fc{idx}")(x), self.activation)
-        if update_emas and self.w_avg_beta is not None:
-            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
-        x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
-        if truncation_psi != 1:
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            coefs = torch.ones([1, self.num_ws, 1], device=x.device)
-            coefs[:, :cutoff] = truncation_psi
-            x = self.w_avg + (x - self.w_avg) * coefs
-        return x
-
-    def extra_repr(self) -> str:
-        return (f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}, "
-                f"activation={self.activation}")
-
-
 class StyleLayer(nn.Module):
     """[conv (up x2 + blur)], noise with per-channel strength, bias, activation, instance norm, AdaIN style.
 
@@ -228,7 +146,7 @@ class StyleLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([out_channels]))
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
-        self.style = EqualLinear(w_dim, out_channels * 2, gain=1)
+        self.style = FullyConnectedLayer(w_dim, out_channels * 2)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
                 noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -369,22 +287,31 @@ class Generator(GeneratorBase):
     """
 
     generation = 1
+    synthesis_class = SynthesisNetwork
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
                  mapping_kwargs: dict | None = None, default_truncation=(0.7, 8), flavor: str = "nvidia",
                  **synthesis_kwargs):
-        super().__init__()
-        mapping_kwargs = dict(mapping_kwargs or {})
-        self.default_truncation = (float(default_truncation[0]),
-                                   None if default_truncation[1] is None else int(default_truncation[1]))
-        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                     flavor=flavor, **synthesis_kwargs)
-        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws,
-                                 latent_norm=FLAVORS[flavor]["latent_norm"], **mapping_kwargs)
-        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                                default_truncation=list(self.default_truncation), flavor=flavor,
-                                                **{**synthesis_kwargs, "channels": synthesis.channels}))
+        default_truncation = (float(default_truncation[0]),
+                              None if default_truncation[1] is None else int(default_truncation[1]))
+        super().__init__(z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs,
+                         extra_config=dict(default_truncation=list(default_truncation)), flavor=flavor,
+                         **synthesis_kwargs)
+        self.default_truncation = default_truncation
+
+    def mapping_options(self, mapping_kwargs: dict, z_dim: int, synthesis_kwargs: dict) -> dict:
+        """StyleGAN1's mapping on the shared network: the label concatenated to z, the gain in the weights,
+        w_avg decay 0.995 (None: w_avg stays as stored), latents normalised unless normalize_latents=False."""
+        kwargs = {"w_avg_beta": 0.995, "activation": "lrelu", **mapping_kwargs}
+        if kwargs["activation"] not in ACTIVATIONS:
+            raise InputError(f"activation must be one of {ACTIVATIONS}, got {kwargs['activation']!r}")
+        normalize = kwargs.pop("normalize_latents", True)
+        latent_norm = FLAVORS[synthesis_kwargs["flavor"]]["latent_norm"] if normalize else None
+        return dict(kwargs, w_avg_beta=1.0 if kwargs["w_avg_beta"] is None else kwargs["w_avg_beta"],
+                    latent_norm=latent_norm, embed_features=z_dim, label_concat=True, gain_in_weights=True)
+
+    def synthesis_config(self) -> dict:
+        return {"channels": self.synthesis.channels}
 
 
 class DiscriminatorBlock(nn.Module):
@@ -424,14 +351,15 @@ class DiscriminatorEpilogue(nn.Module):
         mbstd = mbstd_group_size > 1
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_features) if mbstd else None
         self.conv = EqualConv2d(in_channels + (mbstd_num_features if mbstd else 0), in_channels, 3, bias=True)
-        self.fc = EqualLinear(in_channels * 16, dense_features)
-        self.out = EqualLinear(dense_features, out_features, gain=1)
+        self.fc = FullyConnectedLayer(in_channels * 16, dense_features, activation=activation, gain=SQRT2,
+                                      act_gain=1.0)
+        self.out = FullyConnectedLayer(dense_features, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = activate(self.conv(x), self.activation)
-        return self.out(activate(self.fc(x.flatten(1)), self.activation))
+        return self.out(self.fc(x.flatten(1)))
 
 
 class Discriminator(nn.Module):

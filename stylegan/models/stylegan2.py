@@ -11,9 +11,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
-from ..precision import layer_dtype
+from ..precision import activation_format, layer_dtype, modconv_fused
 from .common import NOISE_MODES, GeneratorBase, check_resolution, check_ws, per_layer_noise
-from .mapping import MappingNetwork
 
 def channels_table(img_resolution: int, channel_base: int, channel_max: int,
                    channels: dict | None = None, lowest: int = 4) -> dict[int, int]:
@@ -159,16 +158,9 @@ class SynthesisBlock(nn.Module):
         w_iter = iter(ws.unbind(dim=1))
         modes = iter([noise_mode] * self.num_conv if isinstance(noise_mode, str) else noise_mode)
         noises = iter(noise if noise is not None else [None] * self.num_conv)
-        on_cpu = ws.device.type == "cpu"
         dtype = layer_dtype(self.use_fp16, precision, ws.device, force_fp32)
-        fp16 = dtype != torch.float32
-        # On the CPU, channels-last activations with the non-fused modulated convolution are the fastest
-        # formulation (oneDNN kernels); both choices change results only at float rounding level.
-        memory_format = torch.channels_last if (self.channels_last and fp16) or on_cpu else torch.contiguous_format
-        if fused_modconv is None:
-            fused_modconv = False if on_cpu else self.fused_modconv_default
-        if fused_modconv == "inference_only":
-            fused_modconv = not self.training
+        memory_format = activation_format(ws.device, dtype, self.channels_last)
+        fused_modconv = modconv_fused(fused_modconv, self.fused_modconv_default, ws.device, self.training)
 
         def conv(layer: SynthesisLayer, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
             return layer(x, next(w_iter), noise_mode=next(modes), noise=next(noises), fused_modconv=fused_modconv,
@@ -264,15 +256,7 @@ class Generator(GeneratorBase):
     """StyleGAN2 generator: G(z, c) = G.synthesis(G.mapping(z, c))."""
 
     generation = 2
+    synthesis_class = SynthesisNetwork
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
-                 mapping_kwargs: dict | None = None, **synthesis_kwargs):
-        super().__init__()
-        synthesis_kwargs = {**synthesis_kwargs.pop("synthesis_kwargs", {}), **synthesis_kwargs}
-        mapping_kwargs = dict(mapping_kwargs or {})
-        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                     **synthesis_kwargs)
-        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws, **mapping_kwargs)
-        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                                **{**synthesis_kwargs, "channels": synthesis.channels}))
+    def synthesis_config(self) -> dict:
+        return {"channels": self.synthesis.channels}

@@ -13,12 +13,10 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..ops import FullyConnectedLayer
-from ..ops.conv import modulated_conv2d_v3
+from ..ops import FullyConnectedLayer, normalized_modulated_conv2d
 from ..ops.filtered_lrelu import filtered_lrelu
-from ..precision import layer_dtype
+from ..precision import activation_format, layer_dtype, modconv_fused
 from .common import GeneratorBase, check_ws
-from .mapping import MappingNetwork
 
 
 def design_lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float,
@@ -199,9 +197,9 @@ class SynthesisLayer(nn.Module):
         if self.is_torgb:
             styles = styles * (1 / np.sqrt(self.in_channels * self.conv_kernel ** 2))
         dtype = layer_dtype(self.use_fp16, precision, x.device, force_fp32)
-        x = modulated_conv2d_v3(x.to(dtype), self.weight, styles,
-                                padding=self.conv_kernel - 1, demodulate=not self.is_torgb, input_gain=input_gain,
-                                bias=self.bias, fused=fused_modconv)
+        x = normalized_modulated_conv2d(x.to(dtype), self.weight, styles, padding=self.conv_kernel - 1,
+                                        demodulate=not self.is_torgb, input_gain=input_gain, bias=self.bias,
+                                        fused=fused_modconv)
         if dtype == torch.bfloat16 and x.device.type == "cpu":
             x = x.float()  # oneDNN has fast bf16 convolutions but slow bf16 depthwise filters
         gain = 1 if self.is_torgb else np.sqrt(2)
@@ -254,20 +252,22 @@ class SynthesisNetwork(nn.Module):
             self.layer_names.append(name)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool | None = None,
-                update_emas: bool = False, fused_modconv: bool = True,
+                update_emas: bool = False, fused_modconv: bool | str | None = True,
                 input_transform: torch.Tensor | None = None) -> torch.Tensor:
         """Render ws. StyleGAN3 has no noise inputs; `noise_mode` is accepted for a common interface.
 
-        `force_fp32` as in StyleGAN2; `fused_modconv=False` runs one shared convolution per layer (any
-        batch size, as exporters need); `input_transform` [3, 3] replaces `input.transform` for this call.
+        `force_fp32` as in StyleGAN2; `fused_modconv` follows `precision.modconv_fused` with fused as the
+        default (on the CPU too: one sample then runs as a plain convolution); False runs one shared
+        convolution per layer (any batch size, as exporters need); `input_transform` [3, 3] replaces
+        `input.transform` for this call.
         """
         if noise_mode not in ("const", "random", "none"):
             raise InputError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32).unbind(dim=1)
+        fused_modconv = modconv_fused(fused_modconv, True, ws[0].device, self.training)
         x = self.input(ws[0], input_transform)
-        if x.device.type == "cpu":
-            # oneDNN's depthwise and transposed convolutions (the filters) are much faster channels-last.
-            x = x.contiguous(memory_format=torch.channels_last)
+        if x.device.type == "cpu":  # the layout of precision.activation_format; on CUDA the official one stays
+            x = x.contiguous(memory_format=activation_format(x.device, x.dtype, False))
         for name, w in zip(self.layer_names, ws[1:]):
             x = getattr(self, name)(x, w, force_fp32=force_fp32, update_emas=update_emas, precision=self.precision,
                                     fused_modconv=fused_modconv)
@@ -291,15 +291,8 @@ class Generator(GeneratorBase):
     """StyleGAN3 generator: G(z, c) = G.synthesis(G.mapping(z, c)); 2 mapping layers by default."""
 
     generation = 3
+    synthesis_class = SynthesisNetwork
+    mapping_defaults = {"num_layers": 2}
 
-    def __init__(self, z_dim: int, c_dim: int, w_dim: int, img_resolution: int, img_channels: int,
-                 mapping_kwargs: dict | None = None, **synthesis_kwargs):
-        super().__init__()
-        mapping_kwargs = {"num_layers": 2, **(mapping_kwargs or {})}
-        synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                                     **synthesis_kwargs)
-        mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=synthesis.num_ws, **mapping_kwargs)
-        synthesis_kwargs.update(input_spec=synthesis.input_spec, layer_specs=synthesis.layer_specs)
-        self._assemble(synthesis, mapping, dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution,
-                                                img_channels=img_channels, mapping_kwargs=mapping_kwargs,
-                                                **synthesis_kwargs))
+    def synthesis_config(self) -> dict:
+        return {"input_spec": self.synthesis.input_spec, "layer_specs": self.synthesis.layer_specs}

@@ -1,5 +1,7 @@
-"""Pretrained feature networks (InceptionV3, VGG16) built from our own architecture code and loaded
-from local weight files: `load_inception_net` and `load_vgg16_net` find, read and map the weights."""
+"""Pretrained feature networks (InceptionV3, VGG16 + LPIPS) for metrics and projection, from local weight files.
+
+They are built from our own architecture code; `load_inception_net` and `load_vgg16_net` find, read and map
+the weights."""
 from __future__ import annotations
 
 from pathlib import Path

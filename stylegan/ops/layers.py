@@ -6,23 +6,29 @@ import torch
 from torch import nn
 
 from .bias_act import bias_act, default_gain
-from .conv import conv2d_resample
+from .resample_conv import conv2d_resample
 from .upfirdn2d import setup_filter
 
 
 class FullyConnectedLayer(nn.Module):
-    """Linear layer with equalized learning rate, an lr multiplier, and a fused activation."""
+    """Linear layer with equalized learning rate, an lr multiplier, and a fused activation.
+
+    `gain` multiplies the run-time weight scale and `act_gain` replaces the activation's default gain
+    (StyleGAN1 puts the activation's gain into the weights: gain=sqrt(2), act_gain=1).
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "linear",
-                 lr_multiplier: float = 1.0, weight_init: float = 1.0, bias_init=0.0):
+                 lr_multiplier: float = 1.0, weight_init: float = 1.0, bias_init=0.0, gain: float = 1.0,
+                 act_gain: float | None = None):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.activation = activation
+        self.act_gain = act_gain
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) * (weight_init / lr_multiplier))
         bias_init = np.broadcast_to(np.asarray(bias_init, dtype=np.float32), [out_features])
         self.bias = nn.Parameter(torch.from_numpy(bias_init / lr_multiplier)) if bias else None
-        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        self.weight_gain = gain * lr_multiplier / np.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -34,7 +40,7 @@ class FullyConnectedLayer(nn.Module):
                 b = b * self.bias_gain
         if self.activation == "linear" and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
-        return bias_act(x.matmul(w.t()), b, act=self.activation)
+        return bias_act(x.matmul(w.t()), b, act=self.activation, gain=self.act_gain)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}"

@@ -1,6 +1,5 @@
-"""Training support: the image dataset reader (shared with the metrics), the dataset tool, and ADA."""
+"""Training: the training loop, its options and losses, snapshots, and ADA augmentation."""
 from .augment import PRESETS as AUGMENT_PRESETS
 from .augment import AdaController, AugmentPipe
-from .dataset import ImageDataset
 
-__all__ = ["AUGMENT_PRESETS", "AdaController", "AugmentPipe", "ImageDataset"]
+__all__ = ["AUGMENT_PRESETS", "AdaController", "AugmentPipe"]

@@ -29,7 +29,7 @@ from ..errors import StyleGANError
 from ..io import atomic_path, make_grid, save_png, to_uint8
 from . import distributed
 from .augment import AdaController, AugmentPipe
-from .dataset import ImageDataset, ToonFacesDataset, open_dataset
+from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from .loss import GANLoss
 from .options import TrainOptions, build_networks, lod_at
 from .sampling import ChunkSampler, reseed

@@ -10,9 +10,9 @@ from typing import Callable
 
 import torch
 
+from ..data.dataset import is_builtin, parse_builtin
 from ..errors import InputError
 from . import distributed
-from .dataset import is_builtin, parse_builtin
 from .loop import training_loop
 from .options import TrainOptions, run_dir_name
 from .snapshot import latest_snapshot

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 
-from .. import toonfaces
+from . import toonfaces
 from ..errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -83,7 +83,7 @@ class _Images:
 
 
 class ToonFacesDataset(_Images):
-    """`builtin:toonfaces`: procedural cartoon faces drawn on demand (see `stylegan.toonfaces`), with the
+    """`builtin:toonfaces`: procedural cartoon faces drawn on demand (see `stylegan.data.toonfaces`), with the
     interface of `ImageDataset`. `max_size` keeps the first faces; `xflip` adds their mirror images."""
 
     def __init__(self, path: str | Path = toonfaces.NAME, resolution: int | None = None, use_labels: bool = False,
