@@ -9,11 +9,11 @@ from stylegan.io import atomic_path, make_grid, save_png, to_uint8
 from stylegan.latent import style_ranges
 from stylegan.models import StyleGAN2Generator, StyleGAN3Generator
 
-from conftest import fixture_path, reference
+from conftest import DATA, reference
 
 
 def test_seed_to_z_follows_the_official_convention():
-    ref = reference(fixture_path("sg2_skip_32.pkl"))
+    ref = reference(DATA / "sg2_skip_32.pkl")
     z = stylegan.seeds_to_z(range(4), 64)
     assert z.dtype == torch.float32
     assert np.array_equal(z.numpy(), ref["z"].astype(np.float32))
@@ -75,7 +75,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 
 def test_bad_latent_shapes_are_explained():
-    G = stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
     with pytest.raises(InputError, match=r"z must have shape \[N, 64\]"):
         G(torch.zeros(1, 63), None)
     with pytest.raises(InputError, match=r"ws must have shape \[N, 8, 64\]"):

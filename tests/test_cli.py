@@ -12,7 +12,7 @@ import stylegan
 from stylegan.cli import cli
 from stylegan.io import to_uint8
 
-from conftest import DATA, fixture_path, reference
+from conftest import DATA, reference
 
 
 def _read_png(path):
@@ -25,7 +25,7 @@ def run(*args):
 
 
 def test_generate_writes_official_seed_images(tmp_path):
-    path = fixture_path("sg2_skip_32.pkl")
+    path = DATA / "sg2_skip_32.pkl"
     result = run("generate", "--network", path, "--seeds", "0-3", "--trunc", "0.7", "--outdir", tmp_path,
                  "--grid", "2x2", "--device", "cpu")
     assert result.exit_code == 0, result.output
@@ -77,7 +77,7 @@ def test_generate_grayscale_network_writes_grayscale_png(tmp_path):
     (["--seeds", "1", "--device", "cuda:7"], "cuda"),
 ])
 def test_generate_bad_input(tmp_path, args, message):
-    result = run("generate", "--network", fixture_path("sg2_skip_32.pkl"), "--outdir", tmp_path, *args)
+    result = run("generate", "--network", DATA / "sg2_skip_32.pkl", "--outdir", tmp_path, *args)
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
@@ -107,12 +107,12 @@ def test_info_describes_generators_and_discriminators():
     assert "NVIDIA network pickle" in out and "StyleGAN2" in out and "32x32" in out
     assert "c_dim           3 (conditional" in out and "num_ws          8" in out
     assert "coarse 0-3, middle 4-7, fine -" in out and "D:" in out and "resnet" in out
-    result = run("info", "--network", fixture_path("sg3t_32.pkl"))
+    result = run("info", "--network", DATA / "sg3t_32.pkl")
     assert "StyleGAN3" in result.output and "L14_32_3" in result.output and "sampling rate" in result.output
 
 
 def test_convert_and_generate_from_native(tmp_path):
-    src = fixture_path("sg2_skip_32.pkl")
+    src = DATA / "sg2_skip_32.pkl"
     dst = tmp_path / "model.safetensors"
     assert run("convert", src, dst).exit_code == 0
     assert run("generate", "--network", dst, "--seeds", "3", "--outdir", tmp_path / "a").exit_code == 0

@@ -33,6 +33,7 @@ def test_demo_writes_every_figure_and_an_index(tmp_path):
     assert re.search(r"PSNR \d+\.\d dB", page)
 
 
+@pytest.mark.slow
 def test_demo_cli_lists_what_it_wrote(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--network", str(DATA / "sg2_resnet_gray_32.pkl"), "--outdir",
                                       str(tmp_path / "d"), "--projection-steps", "2"])

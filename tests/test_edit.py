@@ -14,12 +14,12 @@ from stylegan.errors import InputError
 from stylegan.generate import render
 from stylegan.latent import seeds_to_ws, style_ranges
 
-from conftest import fixture_path
+from conftest import DATA
 
 
 @pytest.fixture(scope="module")
 def G2():
-    return stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    return stylegan.load(DATA / "sg2_skip_32.pkl")
 
 
 def test_style_layers_are_found_per_ws_row(G2):
@@ -28,7 +28,7 @@ def test_style_layers_are_found_per_ws_row(G2):
     assert rows == [["b4.conv1.affine"], ["b4.torgb.affine", "b8.conv0.affine"], ["b8.conv1.affine"],
                     ["b8.torgb.affine", "b16.conv0.affine"], ["b16.conv1.affine"],
                     ["b16.torgb.affine", "b32.conv0.affine"], ["b32.conv1.affine"], ["b32.torgb.affine"]]
-    G3 = stylegan.load(fixture_path("sg3t_32.pkl"))
+    G3 = stylegan.load(DATA / "sg3t_32.pkl")
     rows3 = style_affines_by_row(G3)
     assert rows3[0] == [G3.synthesis.input.affine]
     assert rows3[1:] == [[getattr(G3.synthesis, n).affine] for n in G3.synthesis.layer_names]
@@ -123,7 +123,7 @@ def test_direction_files(tmp_path, G2):
 
 
 def test_cli_directions_and_edit(tmp_path):
-    net = str(fixture_path("sg2_skip_32.pkl"))
+    net = str(DATA / "sg2_skip_32.pkl")
     runner = CliRunner()
 
     def run(*args):

@@ -10,7 +10,7 @@ from stylegan.metrics import MetricOptions, equivariance_psnrs
 from stylegan.metrics.equivariance import (resample_periodic, rotation_matrix, translate_fractional,
                                            translate_integer)
 
-from conftest import DATA, fixture_path
+from conftest import DATA
 
 # EQ-T, EQ-T_frac, EQ-R (dB) from the official metrics/equivariance.py for G_ema of each network: CPU,
 # float32, torch.manual_seed(7), num_samples=4, batch_size=4, all three metrics in one pass.
@@ -25,17 +25,19 @@ def _all_three(G, seed, num_samples=4):
     return equivariance_psnrs(opts, num_samples, 4, eqt_int=True, eqt_frac=True, eqr=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sg3t_32.pkl", "sg3r_32.pkl"])
 def test_stylegan3_equivariance_matches_the_official_numbers(name):
-    path = fixture_path(name) if name == "sg3t_32.pkl" else DATA / name
+    path = DATA / name
     got = _all_three(stylegan.load(path), seed=7)
     print(name, got)
     assert all(np.isfinite(got))
     assert np.allclose(got, OFFICIAL[name], atol=2e-3, rtol=0)
 
 
+@pytest.mark.slow
 def test_stylegan2_is_far_less_equivariant_to_translation_than_stylegan3():
-    G = stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
     first, again = _all_three(G, seed=7), _all_three(G, seed=7)
     assert first == again  # deterministic for a seed
     assert all(np.isfinite(first))

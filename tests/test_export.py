@@ -24,7 +24,7 @@ from stylegan.latent import mix, style_ranges
 from stylegan.models import ARCHITECTURES
 from stylegan.precision import configure
 
-from conftest import DATA, ROOT, fixture_path, max_diff
+from conftest import DATA, ROOT, max_diff
 
 TOL = 1e-4  # fp32: exported vs PyTorch, images in about [-1, 1]
 
@@ -74,12 +74,12 @@ def seeds_z(G, seeds):
 
 @pytest.fixture(scope="module")
 def sg2():
-    return stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    return stylegan.load(DATA / "sg2_skip_32.pkl")
 
 
 @pytest.fixture(scope="module")
 def sg3():
-    return stylegan.load(fixture_path("sg3t_32.pkl"))
+    return stylegan.load(DATA / "sg3t_32.pkl")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +94,7 @@ def sg2_onnx(sg2, tmp_path_factory):
 # --- the model options the exported graphs use ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stylegan3_non_fused_modconv_and_per_call_transform(sg3):
     ws = stylegan.latent.seeds_to_ws(sg3, [1, 2, 3], truncation_psi=0.7)
     transform = torch.from_numpy(input_transform((0.2, 0.1), 15.0)).to(torch.float32)
@@ -105,9 +106,10 @@ def test_stylegan3_non_fused_modconv_and_per_call_transform(sg3):
         assert torch.equal(sg3.synthesis.input.transform, torch.eye(3))  # the stored transform is untouched
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
 def test_fp16_precision_computes_float16_layers_on_the_cpu(name):
-    G = stylegan.load(fixture_path(name))
+    G = stylegan.load(DATA / name)
     ws = stylegan.latent.seeds_to_ws(G, [1, 2])
     with torch.no_grad():
         default, fp32 = G.synthesis(ws), G.synthesis(ws, force_fp32=True)
@@ -119,6 +121,7 @@ def test_fp16_precision_computes_float16_layers_on_the_cpu(name):
 # --- ONNX ------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_onnx_sg2_parts_match_pytorch_at_batch_1_and_3(sg2, sg2_onnx):
     for batch in (1, 3):
         z = seeds_z(sg2, range(10, 10 + batch))
@@ -173,6 +176,7 @@ def test_sidecar_matches_the_model(sg2, sg2_onnx):
     assert mapping["truncation"] == {"psi": "input", "cutoff": None} and "noise_mode" not in mapping
 
 
+@pytest.mark.slow
 def test_onnx_sg3_full_with_transform_input(sg3, tmp_path):
     needs_onnx()
     result = export_generator(sg3, tmp_path / "sg3.onnx", "onnx", ExportSpec(part="full"))
@@ -180,7 +184,7 @@ def test_onnx_sg3_full_with_transform_input(sg3, tmp_path):
     transform = input_transform((0.25, -0.1), 30.0).astype(np.float32)
     for batch in (1, 3):
         z = seeds_z(sg3, range(batch))
-        G = stylegan.load(fixture_path("sg3t_32.pkl"))
+        G = stylegan.load(DATA / "sg3t_32.pkl")
         set_input_transform(G, (0.25, -0.1), 30.0)
         with torch.no_grad():
             expected = G(z, None, truncation_psi=0.8)
@@ -228,6 +232,7 @@ def test_onnx_conditional_fixed_batch_with_constant_truncation(tmp_path):
     assert [i["name"] for i in meta["inputs"]] == ["z", "c"] and meta["inputs"][0]["shape"] == [2, G.z_dim]
 
 
+@pytest.mark.slow
 def test_onnx_fp16_synthesis(sg2, sg2_onnx, tmp_path):
     """fp16: the synthesis layers compute in float16; the weights are stored as float16 (about half the file)."""
     import onnx
@@ -267,10 +272,11 @@ def test_example_runs_with_onnxruntime_and_numpy_only(sg2, sg2_onnx, tmp_path):
 # --- TorchScript -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,part", [("sg2_skip_32.pkl", "full"), ("sg2_skip_32.pkl", "synthesis"),
                                        ("sg3t_32.pkl", "full"), ("sg3t_32.pkl", "mapping")])
 def test_torchscript_fixture_parts_match_pytorch(name, part, tmp_path):
-    G = stylegan.load(fixture_path(name))
+    G = stylegan.load(DATA / name)
     result = export_generator(G, tmp_path / "g.pt", "torchscript", ExportSpec(part=part))
     assert max(result.diffs.values()) <= TOL
     has_transform = G.generation == 3 and part != "mapping"
@@ -301,12 +307,14 @@ def test_torchscript_random_models(generation, tmp_path):
         assert max_diff(ts_run(result.path, z, *extra), expected) <= TOL
 
 
+@pytest.mark.slow
 def test_torchscript_fp16(sg2, tmp_path):
     result = export_generator(sg2, tmp_path / "half.pt", "torchscript", ExportSpec(part="full", precision="fp16"))
     print(f"fp16 TorchScript generator: max abs difference {max(result.diffs.values()):.2e}")
     assert max(result.diffs.values()) <= 2e-2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise_mode", ["const", "none"])
 def test_torchscript_noise_modes(sg2, noise_mode, tmp_path):
     G = copy.deepcopy(sg2)
@@ -335,9 +343,10 @@ def run_cli(*args):
     return CliRunner().invoke(cli, ["export", *[str(a) for a in args]], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_export_prints_files_inputs_and_verification(tmp_path):
     out = tmp_path / "sub" / "sg3.pt"
-    result = run_cli("--network", fixture_path("sg3t_32.pkl"), "--format", "torchscript", "--out", out,
+    result = run_cli("--network", DATA / "sg3t_32.pkl", "--format", "torchscript", "--out", out,
                      "--part", "synthesis", "--batch", "2", "--seeds", "5")
     assert result.exit_code == 0, result.output
     assert "inputs   ws [2, 16, 64], transform [3, 3]" in result.output
@@ -360,7 +369,7 @@ def test_cli_export_prints_files_inputs_and_verification(tmp_path):
     (["--format", "tflite"], "Invalid value for '--format'"),
 ])
 def test_cli_export_unsupported_combinations(tmp_path, args, message):
-    base = {"--network": fixture_path("sg2_skip_32.pkl"), "--format": "torchscript", "--out": tmp_path / "g.pt"}
+    base = {"--network": DATA / "sg2_skip_32.pkl", "--format": "torchscript", "--out": tmp_path / "g.pt"}
     for flag in args[::2]:
         base.pop(flag, None)
     result = run_cli(*[v for kv in base.items() for v in kv], *args)

@@ -14,12 +14,12 @@ from stylegan.generate import random_noise, render
 from stylegan.latent import (blend, crossover, expression, interpolate, load_ws, mix, noise_modes, resolve_layers,
                              save_ws, seeds_to_ws, slerp, style_ranges, truncate)
 
-from conftest import DATA, fixture_path
+from conftest import DATA
 
 
 @pytest.fixture(scope="module")
 def G2():
-    return stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    return stylegan.load(DATA / "sg2_skip_32.pkl")
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +166,7 @@ def _run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_figures(tmp_path):
     net = DATA / "sg2_resnet_gray_32.pkl"
     result = _run("mix", "--network", net, "--rows", "1,2", "--cols", "3,4,5", "--styles", "coarse",
@@ -179,16 +180,16 @@ def test_cli_figures(tmp_path):
         result = _run(verb, "--network", net, "--outdir", tmp_path, *extra)
         assert result.exit_code == 0, result.output
         assert (tmp_path / name).exists()
-    result = _run("noise", "--network", fixture_path("sg3t_32.pkl"), "--seeds", "1", "--outdir", tmp_path)
+    result = _run("noise", "--network", DATA / "sg3t_32.pkl", "--seeds", "1", "--outdir", tmp_path)
     assert result.exit_code != 0 and "no noise inputs" in result.output
 
 
 def test_cli_mix_from_ws_files(tmp_path, G2):
     save_ws(tmp_path / "a.npz", seeds_to_ws(G2, [7]))
-    result = _run("mix", "--network", fixture_path("sg2_skip_32.pkl"), "--rows", f"{tmp_path / 'a.npz'},3",
+    result = _run("mix", "--network", DATA / "sg2_skip_32.pkl", "--rows", f"{tmp_path / 'a.npz'},3",
                   "--cols", "4", "--styles", "0-3", "--outdir", tmp_path)
     assert result.exit_code == 0, result.output
-    result = _run("mix", "--network", fixture_path("sg2_skip_32.pkl"), "--rows", "1", "--cols", "2",
+    result = _run("mix", "--network", DATA / "sg2_skip_32.pkl", "--rows", "1", "--cols", "2",
                   "--styles", "0-30", "--outdir", tmp_path)
     assert result.exit_code != 0 and "out of range" in result.output
 
@@ -198,13 +199,13 @@ def test_interpolation_video_frame_count_and_size(tmp_path, suffix):
     if suffix == ".mp4":
         pytest.importorskip("imageio_ffmpeg")
     out = tmp_path / f"walk{suffix}"
-    result = _run("interpolate", "--network", fixture_path("sg2_skip_32.pkl"), "--seeds", "0-7", "--grid", "2x2",
+    result = _run("interpolate", "--network", DATA / "sg2_skip_32.pkl", "--seeds", "0-7", "--grid", "2x2",
                   "--frames-per-step", "3", "--output", out)
     assert result.exit_code == 0, result.output
     frames = _read_video(out)
     assert len(frames) == 3 + 1 and frames[0].shape[:2] == (64, 64)  # 2 keyframes per cell, 2x2 cells of 32²
     looped = tmp_path / f"loop{suffix}"
-    result = _run("interpolate", "--network", fixture_path("sg2_skip_32.pkl"), "--seeds", "0-3", "--space", "z",
+    result = _run("interpolate", "--network", DATA / "sg2_skip_32.pkl", "--seeds", "0-3", "--space", "z",
                   "--frames-per-step", "4", "--loop", "--output", looped)
     assert result.exit_code == 0, result.output
     assert len(_read_video(looped)) == 4 * 4
@@ -222,10 +223,10 @@ def test_noise_loop_animates_only_the_noise(tmp_path):
 
 
 def test_bad_video_requests(tmp_path):
-    result = _run("interpolate", "--network", fixture_path("sg2_skip_32.pkl"), "--seeds", "0-2", "--grid", "2x2",
+    result = _run("interpolate", "--network", DATA / "sg2_skip_32.pkl", "--seeds", "0-2", "--grid", "2x2",
                   "--output", tmp_path / "w.gif")
     assert result.exit_code != 0 and "at least 2 keyframes" in result.output
-    result = _run("interpolate", "--network", fixture_path("sg2_skip_32.pkl"), "--seeds", "0-2",
+    result = _run("interpolate", "--network", DATA / "sg2_skip_32.pkl", "--seeds", "0-2",
                   "--output", tmp_path / "w.avi")
     assert result.exit_code != 0 and ".mp4 or .gif" in result.output
     assert list(tmp_path.iterdir()) == []

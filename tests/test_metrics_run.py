@@ -18,7 +18,7 @@ from stylegan.nets import InceptionV3, VGG16
 from stylegan.data.toonfaces import toonface
 from stylegan.data.dataset import ImageDataset
 
-from conftest import fixture_path
+from conftest import DATA
 from test_dataset import write_dataset
 
 
@@ -37,7 +37,7 @@ class PoolFeatures(nn.Module):
 
 @pytest.fixture(scope="module")
 def G():
-    return stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    return stylegan.load(DATA / "sg2_skip_32.pkl")
 
 
 @pytest.fixture
@@ -210,11 +210,12 @@ def _run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_metrics_command_writes_jsonl_and_a_table(tmp_path, dataset_zip, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("STYLEGAN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("STYLEGAN_INCEPTION", raising=False)
-    network = fixture_path("sg2_skip_32.pkl")
+    network = DATA / "sg2_skip_32.pkl"
     result = _run("metrics", "--network", network, "--data", dataset_zip, "--metrics", "fid50k_full",
                   "--num-gen", 4, "--run-dir", tmp_path / "run", "--device", "cpu", "--workers", 0)
     assert result.exit_code != 0 and "pt_inception-2015-12-05-6726825d.pth" in result.output
@@ -245,7 +246,7 @@ def test_metrics_command_bad_input(tmp_path, args, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STYLEGAN_INCEPTION", str(tmp_path / "x.pth"))
     torch.save(InceptionV3().state_dict(), tmp_path / "x.pth")
-    result = _run("metrics", "--network", fixture_path("sg2_skip_32.pkl"), "--device", "cpu", *args)
+    result = _run("metrics", "--network", DATA / "sg2_skip_32.pkl", "--device", "cpu", *args)
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
 
 

@@ -10,7 +10,7 @@ from stylegan.errors import CheckpointError
 from stylegan.formats import native
 from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
 
-from conftest import DATA, fixture_path, max_diff
+from conftest import DATA, max_diff
 
 
 def _tiny_networks():
@@ -43,7 +43,7 @@ def test_save_load_round_trip_is_exact(tmp_path, key):
 
 @pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
 def test_convert_then_load_gives_identical_outputs(tmp_path, name):
-    src = fixture_path(name)
+    src = DATA / name
     nets = stylegan.load_networks(src)
     dst = tmp_path / "converted.safetensors"
     stylegan.save(nets, dst)

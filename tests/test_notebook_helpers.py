@@ -6,11 +6,11 @@ import stylegan
 from stylegan.latent import save_ws
 from stylegan.utils import get_w_from_seed, load_ws, w_to_img
 
-from conftest import fixture_path
+from conftest import DATA
 
 
 def test_style_averaging_loop_runs_unchanged():
-    G = stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
     device = torch.device("cpu")
     truncation_psi = 0.7
     w_list = []
@@ -35,7 +35,7 @@ def test_style_averaging_loop_runs_unchanged():
 
 
 def test_w_to_img_takes_one_ws_and_load_ws_truncates(tmp_path):
-    G = stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
     w = get_w_from_seed(G, "cpu", 5, 1.0)
     assert np.array_equal(w_to_img(G, w[0]), w_to_img(G, w))
     save_ws(tmp_path / "w.npz", w)

@@ -10,62 +10,58 @@ from stylegan.safe_pickle import safe_load
 from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
 from stylegan.models.stylegan3 import design_lowpass_filter
 
-from conftest import DATA, fixture_path, max_diff, reference
-
-TOL = 1e-3  # the bar of the fixtures' README; typical differences are ~1e-6
+from conftest import DATA, assert_matches_to_rounding, max_diff, reference
 
 
 def _outputs(G, ref, D=None):
-    z = torch.from_numpy(ref["z"])
-    c = torch.from_numpy(ref["c"]) if ref["c"].size else None
-    with torch.no_grad():
+    """What the reference files hold, computed by our networks, with the inputs cast to `dtype`."""
+    def compute(dtype):
+        z = torch.from_numpy(ref["z"]).to(dtype)
+        c = torch.from_numpy(ref["c"]).to(dtype) if ref["c"].size else None
         ws = G.mapping(z, c, truncation_psi=0.7)
         out = dict(ws_psi07=ws, img_psi07_const=G.synthesis(ws, noise_mode="const"),
                    img_psi1_const=G(z, c, truncation_psi=1.0, noise_mode="const"))
         if D is not None:
-            out["d_logits"] = D(torch.from_numpy(ref["img_psi07_const"]), c)
-    return out
+            out["d_logits"] = D(torch.from_numpy(ref["img_psi07_const"]).to(dtype), c)
+        return out
+    return compute
 
 
-@pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
+@pytest.mark.parametrize("name", ["sg2_skip_32.pkl", pytest.param("sg3t_32.pkl", marks=pytest.mark.slow)])
 def test_shared_fixtures_match_official_outputs(name):
-    path = fixture_path(name)
+    path = DATA / name
     ref = reference(path)
     G = stylegan.load(path)
-    out = _outputs(G, ref)
-    diffs = {k: max_diff(v, ref[k]) for k, v in out.items()}
-    print(name, diffs)
-    assert max(diffs.values()) <= TOL
-    assert diffs["ws_psi07"] < 1e-5
+    print(name, assert_matches_to_rounding(_outputs(G, ref), ref, G))
 
 
-@pytest.mark.parametrize("name", ["sg2_cond_orig_32.pkl", "sg2_resnet_gray_32.pkl", "sg3r_32.pkl"])
+@pytest.mark.parametrize("name", ["sg2_cond_orig_32.pkl", "sg2_resnet_gray_32.pkl",
+                                  pytest.param("sg3r_32.pkl", marks=pytest.mark.slow)])
 def test_more_architectures_match_official_outputs(name):
     path = DATA / name
     ref = reference(path)
     nets = stylegan.load_networks(path)
-    out = _outputs(nets["G"], ref, nets["D"])
-    diffs = {k: max_diff(v, ref[k]) for k, v in out.items()}
-    print(name, diffs)
-    assert max(diffs.values()) <= TOL
+    print(name, assert_matches_to_rounding(_outputs(nets["G"], ref, nets["D"]), ref, nets["G"], nets["D"]))
     # G_ema is a different set of weights in these files: it must not be confused with G.
-    assert max_diff(_outputs(nets["G_ema"], ref)["img_psi1_const"], ref["img_psi1_const"]) > 1e-3
+    with torch.no_grad():
+        assert max_diff(_outputs(nets["G_ema"], ref)(torch.float32)["img_psi1_const"], ref["img_psi1_const"]) > 1e-3
 
 
 def test_batch_of_one_equals_batch():
-    path = fixture_path("sg2_skip_32.pkl")
+    path = DATA / "sg2_skip_32.pkl"
     ref = reference(path)
     G = stylegan.load(path)
-    ws = torch.from_numpy(ref["ws_psi07"])
-    with torch.no_grad():
-        singles = torch.cat([G.synthesis(ws[i:i + 1]) for i in range(len(ws))])
-    assert max_diff(singles, ref["img_psi07_const"]) <= TOL
+
+    def singles(dtype):
+        ws = torch.from_numpy(ref["ws_psi07"]).to(dtype)
+        return {"img_psi07_const": torch.cat([G.synthesis(ws[i:i + 1]) for i in range(len(ws))])}
+    assert_matches_to_rounding(singles, ref, G)
 
 
 @pytest.mark.parametrize("name", ["sg2_skip_32.pkl", "sg3t_32.pkl"])
 def test_fresh_generator_has_the_official_state_dict(name):
     """A generator built from the file's constructor kwargs has exactly the saved names and shapes."""
-    path = fixture_path(name)
+    path = DATA / name
     with open(path, "rb") as f:
         saved = safe_load(f)["G_ema"]
     cls = StyleGAN3Generator if name.startswith("sg3") else StyleGAN2Generator
@@ -132,3 +128,74 @@ def test_stylegan3_r_filters_are_symmetric_unit_gain_and_radial():
     assert gaps and gaps[-1][0] < 0.5 * gaps[-1][1]  # the highest-cutoff radial filter is clearly more isotropic
     critically_sampled = [getattr(G.synthesis, n) for n in G.synthesis.layer_names[-3:]]
     assert not any(layer.down_radial for layer in critically_sampled)
+
+
+# -- behaviour beyond a plain forward pass, against official_behaviour_ref.npz (see tests/data/README.md) ------
+
+NETWORKS = {"sg2": "sg2_skip_32.pkl", "sg3": "sg3t_32.pkl"}
+
+
+def _official(tag):
+    return {k[len(tag) + 1:]: v for k, v in np.load(DATA / "official_behaviour_ref.npz").items() if k.startswith(tag)}
+
+
+def _z(seeds, dim, dtype):
+    return torch.from_numpy(np.stack([np.random.RandomState(s).randn(dim) for s in seeds])).to(dtype)
+
+
+@pytest.mark.parametrize("tag", list(NETWORKS))
+def test_truncation_cutoff_matches_official(tag):
+    G = stylegan.load(DATA / NETWORKS[tag])
+    official = _official(tag)
+
+    def compute(dtype):
+        z = _z(range(4), G.z_dim, dtype)
+        return {"ws_psi05_cutoff3": G.mapping(z, None, truncation_psi=0.5, truncation_cutoff=3),
+                "img_psi05_cutoff3": G(z, None, truncation_psi=0.5, truncation_cutoff=3, noise_mode="const")}
+    print(tag, assert_matches_to_rounding(compute, official, G))
+    ws = official["ws_psi05_cutoff3"]
+    assert np.abs(ws[:, 2] - ws[:, 3]).max() > 0.1  # the cutoff splits the ws: a cutoff of 0 or all would fail
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_fused_and_separate_modulation_match_official_both_ways(fused):
+    """The official code's default in eval mode (one grouped convolution, as its CUDA path uses) and its
+    training-mode path (scaling the activations) are the same function: ours in either mode gives both."""
+    G = stylegan.load(DATA / NETWORKS["sg2"])
+    official = _official("sg2")
+
+    def compute(dtype):
+        ws = G.mapping(_z(range(4), G.z_dim, dtype), None, truncation_psi=0.7)
+        img = G.synthesis(ws, noise_mode="const", fused_modconv=fused)
+        return {"img_fused": img, "img_nonfused": img}
+    print(fused, assert_matches_to_rounding(compute, official, G))
+
+
+@pytest.mark.parametrize("tag", ["sg2", pytest.param("sg3", marks=pytest.mark.slow)])
+def test_update_emas_tracks_like_official(tag):
+    """Three calls with update_emas=True (seeds 10-13, 14-17, 18-21, the last truncated with psi 0.5, which
+    must use the w_avg updated by that very call): the tracked w_avg, StyleGAN3's input-magnitude EMAs and
+    the images, each step."""
+    G = stylegan.load(DATA / NETWORKS[tag])
+    start = {k: v.clone() for k, v in G.state_dict().items()}
+    official = _official(tag)
+
+    def compute(dtype):
+        G.load_state_dict(start)
+        w_avgs, mags, imgs = [], [], []
+        for step in range(3):
+            z = _z(range(10 + 4 * step, 14 + 4 * step), G.z_dim, dtype)
+            imgs.append(G(z, None, truncation_psi=0.5 if step == 2 else 1.0, noise_mode="const", update_emas=True))
+            w_avgs.append(G.mapping.w_avg.clone())
+            if tag == "sg3":
+                layers = [getattr(G.synthesis, n) for n in G.synthesis.layer_names]
+                mags.append(torch.stack([layer.magnitude_ema.clone() for layer in layers]))
+        out = {"emas_w_avg": torch.stack(w_avgs), "emas_img": torch.stack(imgs)}
+        if mags:
+            out["emas_magnitude_ema"] = torch.stack(mags)
+        return out
+    print(tag, assert_matches_to_rounding(compute, official, G))
+    moved = official["emas_w_avg"][-1] - start["mapping.w_avg"].numpy()
+    assert np.abs(moved).max() > 1e-3  # the EMAs really moved
+    if tag == "sg3":
+        assert np.abs(official["emas_magnitude_ema"][-1] - 1).max() > 1e-5

@@ -12,18 +12,21 @@ from stylegan.ops.filtered_lrelu import filtered_lrelu
 from stylegan.ops.reference import (conv2d_resample_ref, filtered_lrelu_ref, modulated_conv2d_ref, np_lrelu,
                                     upfirdn2d_ref)
 
-from conftest import max_diff
+from conftest import U32, max_diff
 
 
 def test_bias_act_matches_formula():
     x = torch.randn(3, 5, 4, 4) * 300
     b = torch.randn(5)
     y = bias_act(x, b, act="lrelu", gain=2.0, clamp=256)
-    expected = np.clip(np_lrelu((x + b.reshape(1, -1, 1, 1)).numpy()) * 2.0, -256, 256)
-    assert max_diff(y, expected) < 1e-4
+    x64, b64 = x.double().numpy(), b.double().reshape(1, -1, 1, 1).numpy()
+    expected = np.clip(np_lrelu(x64 + b64) * 2.0, -256, 256)
+    # float32 rounds the sum, the 0.2 slope and the product: at most 3 roundings of the (doubled) inputs.
+    assert (np.abs(y.double().numpy() - expected) <= 3 * U32 * 2 * (np.abs(x64) + np.abs(b64))).all()
     assert max_diff(bias_act(x, b), x + b.reshape(1, -1, 1, 1)) == 0
-    # Default gains: sqrt(2) for lrelu/relu, 1 for linear.
-    assert max_diff(bias_act(x, None, act="relu"), np.maximum(x.numpy(), 0) * math.sqrt(2)) < 1e-3
+    # Default gains: sqrt(2) for lrelu/relu, 1 for linear; float32 rounds the gain and the product.
+    expected = np.maximum(x64, 0) * math.sqrt(2)
+    assert (np.abs(bias_act(x, None, act="relu").double().numpy() - expected) <= 2 * U32 * expected).all()
     assert bias_act(x, None, act="linear") is x
 
 
@@ -64,6 +67,7 @@ UPFIRDN_GRID = list(itertools.product(
 ))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("odd", [0, 1])
 def test_upfirdn2d_matches_reference(odd):
     worst = 0.0
@@ -167,6 +171,7 @@ FLRELU_GRID = list(itertools.product(
 ))
 
 
+@pytest.mark.slow
 def test_filtered_lrelu_matches_reference_grid():
     worst = 0.0
     for up, down, taps, extra, gain, clamp, odd in FLRELU_GRID:

@@ -12,7 +12,7 @@ from stylegan.cli import cli
 from stylegan.errors import InputError
 from stylegan.latent import load_ws, save_ws, seeds_to_ws
 
-from conftest import ROOT, fixture_path
+from conftest import DATA, ROOT
 
 RECIPE = """\
 psi = 0.7
@@ -59,7 +59,7 @@ name = "final"
 
 @pytest.fixture
 def recipe_dir(tmp_path):
-    sprite, portrait = fixture_path("sg2_skip_32.pkl"), fixture_path("sg3t_32.pkl")
+    sprite, portrait = DATA / "sg2_skip_32.pkl", DATA / "sg3t_32.pkl"
     G_sprite, G_portrait = stylegan.load(sprite), stylegan.load(portrait)
     save_ws(tmp_path / "heroine.npz", seeds_to_ws(G_sprite, [77], 0.7))
     save_ws(tmp_path / "happy.npz", seeds_to_ws(G_portrait, [9], 0.7))
@@ -72,6 +72,7 @@ def _write(folder, fields, **changes):
     return path
 
 
+@pytest.mark.slow
 def test_recipe_runs_writes_every_step_and_resumes(recipe_dir):
     folder, fields = recipe_dir
     out = folder / "out"
@@ -115,7 +116,7 @@ def test_recipe_problems_are_reported_before_anything_runs(recipe_dir, field, va
 
 
 def test_unknown_steps_and_options(tmp_path):
-    net = fixture_path("sg2_skip_32.pkl")
+    net = DATA / "sg2_skip_32.pkl"
     bad = tmp_path / "bad.toml"
     bad.write_text(f'[networks]\na = "{net}"\n\n[[steps]]\ntype = "generate"\n\n[[steps]]\ntype = "sharpen"\n')
     with pytest.raises(InputError, match=r"step 2 \(line 7\): unknown step type 'sharpen'"):
@@ -134,7 +135,7 @@ def test_unknown_steps_and_options(tmp_path):
 
 def test_pipeline_cli_and_yaml(tmp_path):
     yaml = pytest.importorskip("yaml")
-    net = str(fixture_path("sg2_skip_32.pkl"))
+    net = str(DATA / "sg2_skip_32.pkl")
     recipe = {"networks": {"a": net}, "steps": [{"type": "generate"}, {"type": "truncate", "psi": 0.0}]}
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     result = CliRunner().invoke(cli, ["pipeline", str(tmp_path / "r.yaml"), "--seeds", "1-2", "--outdir",
@@ -145,13 +146,14 @@ def test_pipeline_cli_and_yaml(tmp_path):
                        G.mapping.w_avg.expand(1, G.num_ws, -1).numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_example_recipe_runs_on_two_networks(tmp_path):
     """examples/sprite_to_portrait.toml as shipped, its networks pointed at two test networks and its
     projection shortened."""
     example = (ROOT / "examples" / "sprite_to_portrait.toml").read_text()
     assert example.count('"builtin:demo"') == 2 and "steps = 300" in example
-    text = (example.replace('sprite = "builtin:demo"', f'sprite = "{fixture_path("sg2_skip_32.pkl")}"')
-            .replace('portrait = "builtin:demo"', f'portrait = "{fixture_path("sg3t_32.pkl")}"')
+    text = (example.replace('sprite = "builtin:demo"', f'sprite = "{DATA / "sg2_skip_32.pkl"}"')
+            .replace('portrait = "builtin:demo"', f'portrait = "{DATA / "sg3t_32.pkl"}"')
             .replace("steps = 300", "steps = 4"))
     recipe = tmp_path / "example.toml"
     recipe.write_text(text)

@@ -9,16 +9,17 @@ from stylegan.generate import render
 from stylegan.latent import seeds_to_ws
 from stylegan.precision import configure
 
-from conftest import DATA, fixture_path
+from conftest import DATA
 
 # Max abs difference on uint8 output, and mean difference, allowed for reduced precision.
 TOLERANCE = {"fp16": (4, 0.5), "bf16": (16, 2.0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["sg2_skip_32.pkl", "sg3t_32.pkl", "sg3r_32.pkl"])
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_reduced_precision_within_tolerance(path, precision):
-    G = stylegan.load(fixture_path(path) if path != "sg3r_32.pkl" else DATA / path)
+    G = stylegan.load(DATA / path)
     ws = seeds_to_ws(G, range(6), 0.7)
     reference = render(G, ws).astype(int)
     configure(G, precision)
@@ -32,13 +33,14 @@ def test_reduced_precision_within_tolerance(path, precision):
 
 
 def test_unknown_precision_is_refused():
-    G = stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
     with pytest.raises(InputError, match="precision must be one of"):
         configure(G, "int8")
 
 
+@pytest.mark.slow
 def test_compile_matches_eager():
-    G = stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
     ws = seeds_to_ws(G, [1, 2])
     with torch.no_grad():
         reference = G.synthesis(ws)

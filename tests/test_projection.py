@@ -14,14 +14,15 @@ from stylegan.latent import load_ws, save_ws, seeds_to_ws
 from stylegan.perceptual import DiscriminatorFeatures, make_loss, ms_ssim
 from stylegan.project import noise_regularizer, project, psnr
 
-from conftest import DATA, fixture_path
+from conftest import DATA
 
 
 @pytest.fixture(scope="module")
 def G2():
-    return stylegan.load(fixture_path("sg2_skip_32.pkl"))
+    return stylegan.load(DATA / "sg2_skip_32.pkl")
 
 
+@pytest.mark.slow
 def test_w_plus_pixel_projection_recovers_a_sample(G2):
     target = render(G2, seeds_to_ws(G2, [5, 6], 0.7))
     result = project(G2, target, method="image2stylegan", loss="pixel", num_steps=300, lr=0.05, progress=False)
@@ -55,7 +56,7 @@ def test_noise_regularizer_penalises_correlation():
 
 
 def test_stylegan3_stabilized_projection_keeps_the_input_transform():
-    G = stylegan.load(fixture_path("sg3t_32.pkl"))
+    G = stylegan.load(DATA / "sg3t_32.pkl")
     target = render(G, seeds_to_ws(G, [2], 0.7))
     result = project(G, target, method="official", loss="pixel", num_steps=20, w_avg_samples=2000, stabilize=True,
                      progress=False)
@@ -122,7 +123,7 @@ def test_read_image_converts_modes_crops_and_resizes(tmp_path):
     with pytest.raises(InputError, match="not a readable image"):
         read_image(tmp_path / "bad.png")
     with pytest.raises(InputError, match="targets must be 32x32"):
-        project(stylegan.load(fixture_path("sg2_skip_32.pkl")), rgb, num_steps=1, progress=False)
+        project(stylegan.load(DATA / "sg2_skip_32.pkl"), rgb, num_steps=1, progress=False)
 
 
 def _run(*args):
@@ -136,7 +137,7 @@ def test_cli_project_folder_is_resumable_and_outputs_are_usable(tmp_path, G2):
         PIL.Image.fromarray(render(G2, seeds_to_ws(G2, [seed]))[0]).save(targets / f"face{seed}.png")
     (targets / "broken.png").write_bytes(b"x")
     out = tmp_path / "out"
-    result = _run("project", "--network", fixture_path("sg2_skip_32.pkl"), "--target", targets, "--num-steps", "5",
+    result = _run("project", "--network", DATA / "sg2_skip_32.pkl", "--target", targets, "--num-steps", "5",
                   "--loss", "pixel", "--outdir", out, "--save-video")
     assert result.exit_code == 0, result.output
     assert "broken.png: skipped" in result.output and "PSNR" in result.output
@@ -147,10 +148,10 @@ def test_cli_project_folder_is_resumable_and_outputs_are_usable(tmp_path, G2):
         assert ws.shape == (1, G2.num_ws, G2.w_dim)
         with np.load(out / name / "noise.npz") as noise:
             assert "b4.conv1.noise_const" in noise.files
-    again = _run("project", "--network", fixture_path("sg2_skip_32.pkl"), "--target", targets, "--num-steps", "5",
+    again = _run("project", "--network", DATA / "sg2_skip_32.pkl", "--target", targets, "--num-steps", "5",
                  "--loss", "pixel", "--outdir", out)
     assert again.output.count("already projected") == 2
-    rendered = _run("generate", "--network", fixture_path("sg2_skip_32.pkl"), "--projected-w",
+    rendered = _run("generate", "--network", DATA / "sg2_skip_32.pkl", "--projected-w",
                     out / "face3" / "projected_w.npz", "--outdir", tmp_path / "gen")
     assert rendered.exit_code == 0 and (tmp_path / "gen" / "proj00.png").exists()
 
@@ -158,7 +159,7 @@ def test_cli_project_folder_is_resumable_and_outputs_are_usable(tmp_path, G2):
 def test_cli_applications(tmp_path, G2):
     save_ws(tmp_path / "a.npz", seeds_to_ws(G2, [1]))
     save_ws(tmp_path / "b.npz", seeds_to_ws(G2, [2]))
-    net = fixture_path("sg2_skip_32.pkl")
+    net = DATA / "sg2_skip_32.pkl"
     assert _run("morph", "--network", net, tmp_path / "a.npz", tmp_path / "b.npz", "--steps", "4",
                 "--outdir", tmp_path, "--video", tmp_path / "morph.gif").exit_code == 0
     assert (tmp_path / "morph.png").exists() and (tmp_path / "morph.gif").exists()
@@ -199,6 +200,7 @@ def hub(tmp_path, monkeypatch):
     return tmp_path / "torch" / "hub" / "checkpoints"
 
 
+@pytest.mark.slow
 def test_auto_loss_uses_lpips_and_vgg_when_weights_are_present(G2, hub, monkeypatch):
     _random_vgg_files(hub)
     monkeypatch.setenv("STYLEGAN_LPIPS", str(hub / "lpips_vgg.pth"))

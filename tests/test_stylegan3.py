@@ -9,7 +9,7 @@ import stylegan
 from stylegan.cli import cli
 from stylegan.generate import set_input_transform
 
-from conftest import fixture_path
+from conftest import DATA
 
 
 def _best_shift(moved: np.ndarray, base: np.ndarray, axis: int, max_shift: int = 10) -> tuple[int, float, float]:
@@ -27,7 +27,7 @@ def _best_shift(moved: np.ndarray, base: np.ndarray, axis: int, max_shift: int =
 
 @pytest.mark.parametrize("pixels,axis", [(4, 2), (-3, 2), (5, 1)])
 def test_integer_translation_shifts_the_image(pixels, axis):
-    G = stylegan.load(fixture_path("sg3t_32.pkl"))
+    G = stylegan.load(DATA / "sg3t_32.pkl")
     z = stylegan.seed_to_z(1, G.z_dim)
     with torch.no_grad():
         base = G(z)[0].numpy()
@@ -41,7 +41,7 @@ def test_integer_translation_shifts_the_image(pixels, axis):
 
 
 def test_rotation_changes_the_image_and_identity_restores_it():
-    G = stylegan.load(fixture_path("sg3t_32.pkl"))
+    G = stylegan.load(DATA / "sg3t_32.pkl")
     z = stylegan.seed_to_z(2, G.z_dim)
     with torch.no_grad():
         base = G(z)
@@ -54,7 +54,7 @@ def test_rotation_changes_the_image_and_identity_restores_it():
 
 
 def test_translate_and_rotate_flags(tmp_path):
-    path = fixture_path("sg3t_32.pkl")
+    path = DATA / "sg3t_32.pkl"
     runner = CliRunner()
     for name, extra in (("plain", []), ("moved", ["--translate", "0.125,0", "--rotate", "0"])):
         result = runner.invoke(cli, ["generate", "--network", str(path), "--seeds", "1", "--outdir",

@@ -40,6 +40,7 @@ def _weights(module):
     return {k: v.clone() for k, v in module.state_dict().items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cfg, bf16", [("stylegan2", False), ("stylegan3-t", False), ("stylegan3-r", False),
                                        ("stylegan1", False), ("stylegan3-r", True), ("stylegan1", True)])
 def test_every_configuration_trains(tmp_path, data, cfg, bf16):
@@ -162,6 +163,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, data):
     assert torch.equal(state_a["loss"]["pl_mean"], state_b["loss"]["pl_mean"])
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one(tmp_path, data):
     one = train(tiny(tmp_path / "one", data, batch=8, batch_gpu=4, kimg=0.024, tick=0.024), show_progress=False)
     two = train(tiny(tmp_path / "two", data, batch=8, batch_gpu=4, gpus=2, kimg=0.024, tick=0.024),
@@ -187,6 +189,7 @@ def test_two_processes_equal_one(tmp_path, data):
     assert diff < 1e-4
 
 
+@pytest.mark.slow
 def test_stop_request_writes_a_snapshot_and_resumes(tmp_path, data):
     calls = {"n": 0}
 
@@ -246,6 +249,7 @@ def test_cli_train_and_options(tmp_path, data):
     assert result.exit_code == 0 and '"cfg": "stylegan3-r"' in result.output
 
 
+@pytest.mark.slow
 def test_sigint_writes_a_snapshot_and_exits_cleanly(tmp_path, data):
     import signal
     import subprocess
@@ -271,6 +275,7 @@ def test_sigint_writes_a_snapshot_and_exits_cleanly(tmp_path, data):
     assert state["progress"]["cur_tick"] >= 2
 
 
+@pytest.mark.slow
 def test_ada_moves_p_and_resumes_exactly(tmp_path, data):
     straight = train(tiny(tmp_path / "a", data, aug="ada", ada_kimg=0.01, kimg=0.032, tick=0.016, snap=100),
                      show_progress=False)
@@ -285,6 +290,7 @@ def test_ada_moves_p_and_resumes_exactly(tmp_path, data):
         assert torch.equal(value, b["D"].state_dict()[key]), key
 
 
+@pytest.mark.slow
 def test_fixed_augmentation_keeps_p(tmp_path, data):
     run_dir = train(tiny(tmp_path, data, aug="fixed", p=0.3), show_progress=False)
     _, state = load_snapshot(run_dir)
