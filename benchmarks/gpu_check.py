@@ -29,7 +29,7 @@ from stylegan.precision import configure
 from . import generation, training_step
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-FIXTURES = ("sg2_cond_orig_32", "sg2_resnet_gray_32", "sg3r_32")
+FIXTURES = ("sg2_skip_32", "sg2_cond_orig_32", "sg2_resnet_gray_32", "sg3t_32", "sg3r_32")
 BOUNDS = {"fp32": 1e-3, "fp16": 0.03}
 
 
