@@ -61,10 +61,8 @@ def corpus(tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
     """kind -> (an intact file, the command line that reads it with {file} and {out} placeholders)."""
     root = tmp_path_factory.mktemp("intact")
     G = stylegan.load(NETWORK)
-    files = {
-        "nvidia.pkl": shutil.copy(NETWORK, root / "nvidia.pkl"),
-        "tf.pkl": shutil.copy(DATA / "tf_sg2_revised_32.pkl", root / "tf.pkl"),
-    }
+    shutil.copy(NETWORK, root / "nvidia.pkl")
+    shutil.copy(DATA / "tf_sg2_revised_32.pkl", root / "tf.pkl")
     stylegan.save(G, root / "native.safetensors")
     torch.save({"g_ema": rosinality_generator(), "latent_avg": torch.randn(8)}, root / "rosinality.pt")
     torch.save(mmgen_checkpoint({"generator_ema": mmgen_stylegan2_generator(rosinality_generator(seed=3))}),

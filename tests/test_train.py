@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.train.loop import TrainingError, fade_lod, training_loop, update_ema
+from stylegan.train.loop import TrainingError, fade_lod, update_ema
 from stylegan.train.loss import GANLoss
 from stylegan.train.options import TrainOptions, build_networks, lod_at
 from stylegan.train.run import train
