@@ -134,16 +134,14 @@ class RunRecord:
 
     def start(self) -> None:
         """Delete the earlier outputs (with `overwrite` and `delete`) and record the settings."""
-        from .io import atomic_path
+        from .io import write_json
         new = _jsonable(self.settings)
         if self.overwrite and self.delete:
             for file in self._earlier():
                 file.unlink(missing_ok=True)
         elif self._recorded() == new:
             return
-        with atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps({"verb": self.verb, "settings": new}, indent=2, sort_keys=True) + "\n",
-                           encoding="utf-8")
+        write_json(self.path, {"settings": new, "verb": self.verb})
 
 
 def network_identity(network: str) -> str:
