@@ -5,9 +5,11 @@
                                        [--device cpu]
 
 StyleGAN2 with the official stylegan2 preset's regularisers: style mixing 0.9, path length weight 2 on half
-the batch, R1 (gamma 1). Both implementations get the same weights and the same batch; runs alternate
-(ours, official, ours, ...) and the medians are compared, so load from other processes hits both alike.
-`--official` is a checkout of NVlabs/stylegan3 (run from where it lies, never copied; its CPU fallbacks need
+the batch, R1 (gamma 1). Every contender gets the same weights and the same batch, each in its own process,
+and they take turns one step at a time (ours, official, ...), so load from other processes hits all alike;
+medians are compared. Ours runs with the allocator setting `stylegan train` makes (`stylegan.allocator`),
+the official code as its train.py runs it, and once more with our allocator setting, which shows how much
+of the difference is the allocator. `--official` is a checkout of NVlabs/stylegan3 (run from where it lies, never copied; its CPU fallbacks need
 no compiler; with --device cuda it builds its CUDA plugins). `--profile` prints the top operators of one
 of our steps by phase (torch.profiler). The last line estimates sec/kimg with lazy regularisation (Greg
 every 4 steps, Dreg every 16) from the per-phase medians.
@@ -15,18 +17,24 @@ every 4 steps, Dreg every 16) from the per-phase medians.
 from __future__ import annotations
 
 import argparse
-import copy
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
 
+from stylegan.allocator import keep_freed_memory
 from stylegan.models import Discriminator, StyleGAN2Generator
 from stylegan.train.loss import GANLoss
 
 PHASES = (("Gmain", 1), ("Greg", 4), ("Dmain", 1), ("Dreg", 16))
+OFFICIAL = ["official", "official, memory kept"]
+KEEPS_MEMORY = ("ours", "ours bf16", "official, memory kept")
 
 
 def network_kwargs(resolution: int, cbase: int, cmax: int, map_depth: int) -> tuple[dict, dict]:
@@ -101,30 +109,60 @@ def profile(trainer: Trainer, real: torch.Tensor, z: torch.Tensor, rows: int = 1
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows))
 
 
-def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Median phase times of ours (and the official code when given), alternating repeats."""
+def build(name: str, args: argparse.Namespace) -> tuple[Trainer, torch.Tensor, torch.Tensor]:
+    """One contender (every process builds the same weights and batch from fixed seeds), with the allocator
+    setting it runs under: ours as `stylegan train` sets it, the official code as its train.py leaves it."""
+    if name in KEEPS_MEMORY:
+        keep_freed_memory()
     device = torch.device(args.device)
     g_kwargs, d_kwargs = network_kwargs(args.resolution, args.cbase, args.cmax, args.map_depth)
     torch.manual_seed(0)
     G, D = StyleGAN2Generator(**g_kwargs), Discriminator(**d_kwargs)
-    ours = Trainer(G, D, GANLoss(G, D, r1_gamma=1.0, style_mixing_prob=0.9, pl_weight=2.0), device)
-    trainers = {"ours": ours}
-    if args.bf16:
-        G16, D16 = copy.deepcopy(G), copy.deepcopy(D)
-        trainers["ours bf16"] = Trainer(G16, D16, GANLoss(G16, D16, r1_gamma=1.0, style_mixing_prob=0.9,
-                                                          pl_weight=2.0, bf16=True), device)
-    if args.official:
-        trainers["official"] = official_trainer(args.official, g_kwargs, d_kwargs, device, ours)
-    real = torch.rand([args.batch, 3, args.resolution, args.resolution], device=device) * 2 - 1
-    z = torch.randn([args.batch, 512], device=device)
-    times: dict[str, list[dict[str, float]]] = {name: [] for name in trainers}
-    for repeat in range(args.repeats + 1):  # the first round warms up
-        for name, trainer in trainers.items():
-            t = step_times(trainer, real, z)
-            if repeat:
-                times[name].append(t)
+    loss = GANLoss(G, D, r1_gamma=1.0, style_mixing_prob=0.9, pl_weight=2.0, bf16=name == "ours bf16")
+    trainer = Trainer(G, D, loss, device)
+    if name.startswith("official"):
+        trainer = official_trainer(args.official, g_kwargs, d_kwargs, device, trainer)
+    generator = torch.Generator().manual_seed(1)
+    real = (torch.rand([args.batch, 3, args.resolution, args.resolution], generator=generator) * 2 - 1).to(device)
+    z = torch.randn([args.batch, 512], generator=generator).to(device)
+    return trainer, real, z
+
+
+def worker(name: str, args: argparse.Namespace) -> None:
+    """Serve timed steps: one line of JSON phase times for each line read."""
+    trainer, real, z = build(name, args)
+    for _ in sys.stdin:
+        print(json.dumps(step_times(trainer, real, z)), flush=True)
+
+
+def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Median phase times of each contender, each in its own process (the allocator setting is per process),
+    taking turns one step at a time so that load from elsewhere hits all alike; the first round warms up."""
+    names = ["ours"] + (["ours bf16"] if args.bf16 else []) + (OFFICIAL if args.official else [])
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
+               if key in ("device", "resolution", "batch", "cbase", "cmax", "map_depth", "official") and value]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+                                                                    os.environ.get("PYTHONPATH")])))
+    workers = {name: subprocess.Popen([sys.executable, "-m", "benchmarks.training_step", "--worker", name, *options],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+               for name in names}
+    times: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    try:
+        for repeat in range(args.repeats + 1):
+            for name, process in workers.items():
+                process.stdin.write("step\n")
+                process.stdin.flush()
+                line = process.stdout.readline()
+                if not line:
+                    raise SystemExit(f"error: the {name} worker stopped (see its message above)")
+                if repeat:
+                    times[name].append(json.loads(line))
+    finally:
+        for process in workers.values():
+            process.stdin.close()
+            process.wait()
     if args.profile:
-        profile(ours, real, z)
+        profile(*build("ours", args))
     return {name: {phase: statistics.median(t[phase] for t in runs) for phase, _ in PHASES}
             | {"step": statistics.median(sum(t.values()) for t in runs)} for name, runs in times.items()}
 
@@ -141,21 +179,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--bf16", action="store_true", help="also time our step under bfloat16 autocast")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(args.worker, args)
     result = run(args)
     print(f"StyleGAN2 {args.resolution}², batch {args.batch}, channel_base {args.cbase}, channel_max {args.cmax}, "
           f"{args.map_depth} mapping layers, {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"medians of {args.repeats} alternating runs (s)")
-    print(f"{'':<12}" + "".join(f"{p:>9}" for p, _ in PHASES) + f"{'step':>9}{'sec/kimg':>10}")
+    print(f"{'':<22}" + "".join(f"{p:>9}" for p, _ in PHASES) + f"{'step':>9}{'sec/kimg':>10}")
     for name, t in result.items():
         per_step = sum(t[p] / interval for p, interval in PHASES)
-        print(f"{name:<12}" + "".join(f"{t[p]:>9.3f}" for p, _ in PHASES) + f"{t['step']:>9.3f}"
+        print(f"{name:<22}" + "".join(f"{t[p]:>9.3f}" for p, _ in PHASES) + f"{t['step']:>9.3f}"
               f"{per_step / args.batch * 1000:>10.1f}")
-    if "official" in result:
-        for name in result:
-            if name != "official":
-                print(f"speed-up of {name}: step {result['official']['step'] / result[name]['step']:.2f}x, "
-                      + ", ".join(f"{p} {result['official'][p] / result[name][p]:.2f}x" for p, _ in PHASES))
+    for reference in OFFICIAL:
+        for name in result if reference in result else ():
+            if not name.startswith("official"):
+                print(f"{name} against {reference}: step {result[reference]['step'] / result[name]['step']:.2f}x, "
+                      + ", ".join(f"{p} {result[reference][p] / result[name][p]:.2f}x" for p, _ in PHASES))
 
 
 if __name__ == "__main__":

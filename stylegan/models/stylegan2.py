@@ -11,6 +11,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
+from ..ops.bias_act import HOMOGENEOUS
 from ..precision import activation_format, layer_dtype, modconv_fused
 from .common import NOISE_MODES, GeneratorBase, check_resolution, check_ws, per_layer_noise
 
@@ -66,19 +67,24 @@ class SynthesisLayer(nn.Module):
         if noise_mode not in NOISE_MODES:
             raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         styles = self.affine(w)
+        # A ReLU-like activation's gain moves before it (into the demodulation, noise and bias).
+        act_gain = self.act_gain * gain
+        fold = act_gain if self.activation in HOMOGENEOUS and act_gain > 0 else 1.0
+        strength = self.noise_strength * fold if self.use_noise else None
         if not self.use_noise:
             noise = None
         elif noise is not None:
-            noise = noise.to(x.device) * self.noise_strength
+            noise = noise.to(x.device) * strength
         elif noise_mode == "random":
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * strength
         elif noise_mode == "const":
-            noise = self.noise_const * self.noise_strength
+            noise = self.noise_const * strength
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
                              resample_filter=self.resample_filter, flip_weight=(self.up == 1),
-                             fused_modconv=fused_modconv)
+                             fused_modconv=fused_modconv, gain=fold)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+        bias = self.bias * fold if fold != 1 else self.bias
+        return bias_act(x, bias.to(x.dtype), act=self.activation, gain=act_gain / fold, clamp=clamp, inplace=True)
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, w_dim={self.w_dim}, "

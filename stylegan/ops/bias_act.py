@@ -19,6 +19,9 @@ ACTIVATIONS = {
     "swish": (lambda x, alpha: torch.sigmoid(x) * x, 0.0, math.sqrt(2)),
 }
 
+# act(a * x) == a * act(x) for every a > 0: a layer may fold the gain into its weights and bias.
+HOMOGENEOUS = ("linear", "relu", "lrelu")
+
 
 def default_gain(act: str) -> float:
     """The gain that keeps activations at unit variance for `act` (sqrt(2) for ReLU-like)."""
@@ -33,20 +36,28 @@ def bias_act(
     alpha: float | None = None,
     gain: float | None = None,
     clamp: float | None = None,
+    inplace: bool = False,
 ) -> torch.Tensor:
-    """Return clamp(act(x + b) * gain): bias along `dim`, activation, gain, optional clamp to +-clamp."""
+    """Return clamp(act(x + b) * gain): bias along `dim`, activation, gain, optional clamp to +-clamp.
+
+    `inplace=True` lets the bias, activation and gain overwrite x: for a tensor the caller has just made,
+    which nothing else reads and whose producer does not keep it for its gradient."""
     if act not in ACTIVATIONS:
         raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
     func, def_alpha, def_gain = ACTIVATIONS[act]
     alpha = def_alpha if alpha is None else float(alpha)
     gain = def_gain if gain is None else float(gain)
-    # In-place updates are safe only on tensors this function created and autograd does not track.
+    # In-place updates only touch tensors this function made (or the caller handed over with `inplace`).
+    # Autograd keeps an in-place leaky ReLU's result for the gradient, so while it records, that may only
+    # be the last step.
     tracked = torch.is_grad_enabled() and (x.requires_grad or (b is not None and b.requires_grad))
-    owned = False
+    last = gain == 1 and (clamp is None or clamp < 0)
+    owned = inplace
     if b is not None:
-        x = x + b.reshape([-1 if i == dim else 1 for i in range(x.ndim)])
+        b = b.reshape([-1 if i == dim else 1 for i in range(x.ndim)])
+        x = x.add_(b) if inplace else x + b
         owned = True
-    if act == "lrelu" and owned and not tracked:
+    if act == "lrelu" and owned and (last or not tracked):
         x = F.leaky_relu_(x, alpha)
     elif act != "linear":
         x = func(x, alpha)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bias_act import bias_act, default_gain
+from .bias_act import HOMOGENEOUS, bias_act, default_gain
 from .resample_conv import conv2d_resample
 from .upfirdn2d import setup_filter
 
@@ -74,12 +74,15 @@ class Conv2dLayer(nn.Module):
             self.register_buffer("bias", bias_t)
 
     def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
-        w = (self.weight * self.weight_gain).to(x.dtype)
-        b = self.bias.to(x.dtype) if self.bias is not None else None
+        act_gain = self.act_gain * gain
+        # For ReLU-like activations the gain moves into the weights and bias: no pass over the activations.
+        fold = act_gain if self.activation in HOMOGENEOUS and act_gain > 0 else 1.0
+        w = (self.weight * (self.weight_gain * fold)).to(x.dtype)
+        b = (self.bias * fold if fold != 1 else self.bias).to(x.dtype) if self.bias is not None else None
         x = conv2d_resample(x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding,
-                            flip_weight=(self.up == 1))
+                            flip_weight=(self.up == 1), bias=b)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+        return bias_act(x, act=self.activation, gain=act_gain / fold, clamp=clamp, inplace=True)
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, activation={self.activation}, "

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from .conv import conv2d
 from .upfirdn2d import Padding, filter_size, parse_padding, upfirdn2d
 
 
 def _conv(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding=0, groups: int = 1,
-          transpose: bool = False, flip_weight: bool = True) -> torch.Tensor:
+          transpose: bool = False, flip_weight: bool = True, bias: torch.Tensor | None = None) -> torch.Tensor:
     """conv2d (correlation) or conv_transpose2d; flip_weight=False turns correlation into convolution."""
     if not flip_weight and (w.shape[2] > 1 or w.shape[3] > 1):
         w = w.flip([2, 3])
-    if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
+    return conv2d(x, w, bias, stride=stride, padding=padding, groups=groups, transpose=transpose)
 
 
 def conv2d_resample(
@@ -27,12 +25,14 @@ def conv2d_resample(
     groups: int = 1,
     flip_weight: bool = True,
     flip_filter: bool = False,
+    bias: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Convolve x [N, I, H, W] with w [O, I/groups, kh, kw], upsampling or downsampling with the FIR filter f.
 
     `padding` is applied once, relative to the upsampled image. Up-sampling runs as a strided transposed
     convolution followed by the FIR filter; down-sampling as the FIR filter followed by a strided
-    convolution; 1x1 kernels resample on the cheaper side of the convolution.
+    convolution; 1x1 kernels resample on the cheaper side of the convolution. `bias` [O] is added to the
+    output (inside the convolution when nothing follows it).
     """
     out_channels, in_per_group, kh, kw = w.shape
     fw, fh = filter_size(f)
@@ -46,13 +46,14 @@ def conv2d_resample(
 
     if kw == 1 and kh == 1 and down > 1 and up == 1:
         x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return _conv(x, w, groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)
     if kw == 1 and kh == 1 and up > 1 and down == 1:
         x = _conv(x, w, groups=groups, flip_weight=flip_weight)
-        return upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2, flip_filter=flip_filter)
+        x = upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2, flip_filter=flip_filter)
+        return x if bias is None else x + bias.to(x.dtype).reshape(1, -1, 1, 1)
     if down > 1 and up == 1:
         x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight, bias=bias)
     if up > 1:
         # conv_transpose2d wants [I, O/groups, kh, kw]; swap the channel axes within each group.
         if groups == 1:
@@ -67,9 +68,9 @@ def conv2d_resample(
                       flip_filter=flip_filter)
         if down > 1:
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x
+        return x if bias is None else x + bias.to(x.dtype).reshape(1, -1, 1, 1)
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return _conv(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight)
+        return _conv(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight, bias=bias)
     # Asymmetric or negative padding without resampling: pad (or crop) explicitly first.
     x = upfirdn2d(x, None, padding=[px0, px1, py0, py1])
-    return _conv(x, w, groups=groups, flip_weight=flip_weight)
+    return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)

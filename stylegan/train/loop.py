@@ -26,6 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import __version__
+from ..allocator import keep_freed_memory
 from ..errors import StyleGANError
 from ..io import atomic_path, make_grid, save_png, to_uint8
 from . import distributed
@@ -170,6 +171,7 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
                   device: torch.device = torch.device("cpu"), show_progress: bool = True,
                   stop: Callable[[], bool] | None = None, log: Callable[[str], None] = print) -> Progress:
     """Train until `opts.kimg` (or a stop request: SIGINT or `stop()`), writing snapshots to run_dir."""
+    keep_freed_memory()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = True

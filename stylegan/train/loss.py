@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import filter2d
+from ..ops.conv import no_weight_gradients
 
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
 
@@ -113,7 +114,8 @@ class GANLoss:
             n = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
             img, ws = self.run_G(gen_z[:n], gen_c[:n])
             pl_noise = self.draw_pl_noise(img)
-            grads = torch.autograd.grad(outputs=[(img * pl_noise).sum()], inputs=[ws], create_graph=True)[0]
+            with no_weight_gradients():
+                grads = torch.autograd.grad(outputs=[(img * pl_noise).sum()], inputs=[ws], create_graph=True)[0]
             self._pending.append((grads.square().sum(2).mean(1).sqrt(), gain))
             if finish:
                 stats.update(self.finish_phase())
@@ -136,7 +138,8 @@ class GANLoss:
                 stats["Loss/D/loss"] = loss_fake + loss_real.detach()
                 total = total + loss_real
             if needs_r1:
-                grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[real], create_graph=True)[0]
+                with no_weight_gradients():
+                    grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[real], create_graph=True)[0]
                 penalty = grads.square().sum([1, 2, 3])
                 stats.update({"Loss/r1_penalty": penalty, "Loss/D/reg": penalty * (self.r1_gamma / 2)})
                 total = total + penalty * (self.r1_gamma / 2)
@@ -156,7 +159,8 @@ class GANLoss:
         t = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device)
         mixed = real_img.detach().lerp(fake, t).requires_grad_(True)
         logits = self.run_D(mixed, gen_c, cur_nimg)
-        grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[mixed], create_graph=True)[0]
+        with no_weight_gradients():
+            grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[mixed], create_graph=True)[0]
         return (grads.flatten(1).norm(dim=1) - 1).square()
 
     def draw_pl_noise(self, img: torch.Tensor) -> torch.Tensor:
