@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan.ops import (bias_act, conv2d_resample, downsample2d, filter2d, modulated_conv2d,
+from stylegan.ops import (Conv2dLayer, bias_act, conv2d_resample, downsample2d, filter2d, modulated_conv2d,
                           normalized_modulated_conv2d, setup_filter, upfirdn2d, upsample2d)
 from stylegan.ops.filtered_lrelu import filtered_lrelu
 from stylegan.ops.reference import (conv2d_resample_ref, filtered_lrelu_ref, modulated_conv2d_ref, np_lrelu,
@@ -41,6 +41,26 @@ def test_bias_act_gradient_is_exact():
     expected = torch.where(pre.abs() < 1.0, slope, torch.zeros_like(v))
     assert max_diff(x.grad, expected) < 1e-6
     assert max_diff(b.grad, expected.sum(dim=[0, 2, 3])) < 1e-5
+
+
+@pytest.mark.parametrize("act,gain,clamp", [("lrelu", 1.0, None), ("lrelu", 2.0, None), ("lrelu", 1.0, 0.5),
+                                            ("relu", None, None), ("linear", 3.0, 0.5)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_bias_act_in_place_keeps_values_and_derivatives(act, gain, clamp, with_bias):
+    # A tensor the caller has just made (here by a multiplication, which does not keep its result) may be
+    # overwritten: same values and same first and second derivatives as the out-of-place path, in float64.
+    leaf = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True) if with_bias else None
+
+    def run(inplace):
+        y = bias_act(leaf * 1.5, b, act=act, gain=gain, clamp=clamp, inplace=inplace)
+        inputs = [leaf] + ([b] if with_bias else [])
+        first = torch.autograd.grad((y * y).sum(), inputs, create_graph=True)
+        second = torch.autograd.grad(sum(g.square().sum() for g in first), inputs)
+        return [y, *first, *second]
+
+    for a, e in zip(run(True), run(False)):
+        assert torch.equal(a, e)
 
 
 def test_bias_act_rejects_unknown_activation():
@@ -113,6 +133,45 @@ def test_conv2d_resample_matches_reference(up, down, k, groups, flip):
     ref = conv2d_resample_ref(x, w, f, up=up, down=down, padding=k // 2, groups=groups, flip_weight=flip)
     assert y.shape == ref.shape
     assert max_diff(y, ref) < 1e-4
+    # The bias, inside the convolution or after the filter, is a plain addition (float32: one rounding).
+    b = torch.randn(6) * 10
+    with_bias = conv2d_resample(x, w, f=f, up=up, down=down, padding=k // 2, groups=groups, flip_weight=flip,
+                                bias=b)
+    expected = y.double() + b.double().reshape(1, -1, 1, 1)
+    assert ((with_bias.double() - expected).abs() <= 4 * U32 * (y.double().abs() + 10 * b.abs().max())).all()
+
+
+@pytest.mark.parametrize("activation,gain,up,down", [("lrelu", 1, 1, 1), ("lrelu", math.sqrt(0.5), 1, 2),
+                                                     ("linear", math.sqrt(0.5), 1, 2), ("lrelu", 1, 2, 1),
+                                                     ("tanh", 2.0, 1, 1)])
+def test_conv_layer_folds_the_activation_gain_exactly(activation, gain, up, down):
+    # Conv2dLayer moves a ReLU-like activation's gain into its weights and bias; in float64 that agrees
+    # with the unfolded formula act(conv(x, w * weight_gain) + b) * act_gain * gain to float64 rounding.
+    layer = Conv2dLayer(4, 6, kernel_size=3, activation=activation, up=up, down=down).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.randn(6))
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64)
+    pre = conv2d_resample(x, layer.weight * layer.weight_gain, f=layer.resample_filter.double(), up=up, down=down,
+                          padding=1, flip_weight=(up == 1))
+    expected = bias_act(pre, layer.bias, act=activation, gain=layer.act_gain * gain)
+    got = layer(x, gain=gain)
+    assert ((got - expected).abs() <= 1e-12 * expected.abs().max()).all()
+
+
+def test_synthesis_layer_folds_the_activation_gain_exactly():
+    # The same for StyleGAN2's synthesis layer: the gain rides on the demodulation, the noise and the bias.
+    from stylegan.models.stylegan2 import SynthesisLayer
+    layer = SynthesisLayer(4, 6, w_dim=8, resolution=8).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.randn(6))
+        layer.noise_strength.fill_(0.7)
+    x, w = torch.randn(2, 4, 8, 8, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float64)
+    for fused in (True, False):
+        got = layer(x, w, noise_mode="const", fused_modconv=fused, gain=math.sqrt(0.5))
+        pre = modulated_conv2d(x, layer.weight, layer.affine(w), noise=layer.noise_const * layer.noise_strength,
+                               padding=1, fused_modconv=fused)
+        expected = bias_act(pre, layer.bias, act="lrelu", gain=math.sqrt(2) * math.sqrt(0.5))
+        assert ((got - expected).abs() <= 1e-12 * expected.abs().max()).all()
 
 
 @pytest.mark.parametrize("up", [1, 2])
