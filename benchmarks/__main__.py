@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from stylegan.allocator import keep_freed_memory
 from . import generation, gpu_check, projection, scaling, training
 from .measure import print_table
 
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds one scaling configuration may take")
     parser.add_argument("--plot", default=None, help="write the scaling plot (PNG) here")
     args, rest = parser.parse_known_args()
+    keep_freed_memory()  # as the stylegan command runs
     if args.suite == "gpu-check":
         sys.argv = [sys.argv[0], *rest]
         gpu_check.main()

@@ -13,6 +13,7 @@ import argparse
 
 import torch
 
+from stylegan.allocator import keep_freed_memory
 from stylegan.models import StyleGAN2Generator, StyleGAN3Generator
 from stylegan.models.stylegan1 import Generator as StyleGAN1Generator
 from stylegan.precision import configure
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    keep_freed_memory()  # as the stylegan command runs
     device = torch.device(args.device)
     rows = run(args.configs.split(","), [int(b) for b in args.batches.split(",")], device, args.precision,
                args.compile, args.repeats)

@@ -28,6 +28,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from stylegan.allocator import keep_freed_memory
 from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
 from stylegan.train.loss import GANLoss
 
@@ -278,6 +279,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=None, help="skip what remains after this many minutes")
     parser.add_argument("--plot", default=None, help="write the PNG plot here")
     args = parser.parse_args()
+    keep_freed_memory()  # as the stylegan command runs
     device = torch.device(args.device)
     rate = matmul_rate(device)
     points = run(device, args.budget, args.models.split(","), [int(r) for r in args.resolutions.split(",")],
