@@ -16,6 +16,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 U32 = 2.0 ** -24  # float32 unit roundoff: rounding a value changes it by at most this fraction of it
 U64 = 2.0 ** -53  # the same for float64
+U16 = 2.0 ** -11  # and for float16
 
 
 def reference(path: Path) -> dict[str, np.ndarray]:
@@ -81,6 +82,14 @@ def float32_bound(ours32: torch.Tensor, exact: torch.Tensor, fan_in: int) -> flo
     measured = float((ours32.double() - exact).abs().max())
     floor = math.sqrt(fan_in) * U32 * float(exact.abs().max())
     return FACTOR * max(measured, floor)
+
+
+def reduced_precision_bound(ours32: torch.Tensor, exact: torch.Tensor, fan_in: int, unit: float) -> float:
+    """The same bound for an evaluation whose layers round to a unit roundoff `unit` (2^-11 for float16):
+    to first order a computation's rounding error scales with the unit roundoff, so this computation's
+    measured float32 error times unit / U32, with the floor of one sum of n terms at that unit."""
+    measured = float((ours32.double() - exact).abs().max())
+    return FACTOR * max(measured * unit / U32, math.sqrt(fan_in) * unit * float(exact.abs().max()))
 
 
 def assert_matches_to_rounding(compute: Callable[[torch.dtype], dict[str, torch.Tensor]],
