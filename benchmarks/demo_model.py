@@ -1,8 +1,10 @@
 """Evidence for a model card: the loss curve of a training run, a nearest-neighbour check that samples
-are not copies of training images, the discriminator's view of training and held-out faces, and what
-style mixing takes from each parent.
+are not copies of training images, the discriminator's view of training and held-out faces, what
+style mixing takes from each parent, and how much the per-pixel noise varies the images.
 
-    python -m benchmarks.demo_model --run RUN_DIR --data toonfaces-64x64.zip [--network SNAPSHOT] [--out nn.png]
+    python -m benchmarks.demo_model [--run RUN_DIR] [--data toonfaces-64x64.zip] [--network SNAPSHOT] [--out nn.png]
+
+Without --run the loss curve is left out, without --data the nearest-neighbour and discriminator checks.
 
 The check compares, at 32x32, each of 64 generated faces (psi 1 and 0.7) and 64 held-out dataset faces
 (`builtin:toonfaces` indices after the training images) with its nearest training image. A model that
@@ -18,6 +20,11 @@ hue) and in colour (a 4x4x4 RGB histogram, blind to where the colours are): B's 
 d(child, A) / (d(child, A) + d(child, B)), 0 = all from A, 1 = all from B. Coarse mixing should take
 shape from B and colour from A; fine mixing the reverse. The same shares for dataset faces whose factors
 of one scale are swapped (`toonfaces.FACTOR_SCALES`) show what a perfect split of this data looks like.
+
+The stochastic-variation check renders 8 faces (psi 0.7) with 16 draws of the per-layer noise each and
+takes every pixel's standard deviation over the draws (0-255, averaged over RGB): its mean and 99th
+percentile over pixels and faces. The same statistic of the dataset's film grain (16 grain draws on 8
+faces, everything else fixed) is what the noise inputs could carry at most at the finest scale.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from stylegan.formats import load_networks
-from stylegan.generate import render
+from stylegan.generate import random_noise, render
 from stylegan.io import make_grid, save_png
 from stylegan.latent import mix, seeds_to_ws, style_ranges
 from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
@@ -135,6 +142,31 @@ def mixing_shares(G: torch.nn.Module, pairs: int = 64, psi: float = 0.7, first_f
     return rows
 
 
+def _variation(stacks: list[np.ndarray]) -> dict[str, str]:
+    """Mean and 99th percentile of the per-pixel standard deviation over draws ([draws, H, W, C] each)."""
+    std = np.concatenate([x.astype(np.float64).std(axis=0).mean(axis=-1).ravel() for x in stacks])
+    return {"mean std": f"{std.mean():.1f}", "99th percentile": f"{np.percentile(std, 99):.1f}"}
+
+
+def noise_variation(G: torch.nn.Module, faces: int = 8, draws: int = 16, psi: float = 0.7) -> list[dict]:
+    """The per-pixel standard deviation of G's images over noise draws, and of the dataset's grain."""
+    generator = torch.Generator().manual_seed(0)
+    ws = seeds_to_ws(G, range(faces), psi)
+    stacks = []
+    for i in range(faces):
+        with torch.no_grad():
+            stacks.append(render(G, ws[i:i + 1].expand(draws, -1, -1), noise=random_noise(G, draws, generator)))
+    rng = np.random.default_rng(0)
+    grain = []
+    for i in range(faces):
+        base = toonface(i, G.img_resolution, {"grain": 0}).astype(np.float64)
+        sigma = toonface_factors(i)["grain"]
+        noise = rng.normal(0, sigma, (draws, *base.shape[:2], 1))
+        grain.append(np.clip(np.rint(base[None] + noise), 0, 255))
+    return [{"images": f"model, {draws} noise draws", **_variation(stacks)},
+            {"images": f"dataset, {draws} grain draws", **_variation(grain)}]
+
+
 def _scores(D: torch.nn.Module, images: np.ndarray, batch: int = 32) -> torch.Tensor:
     """D's logits for uint8 [N, H, W, C] images."""
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -154,42 +186,50 @@ def discriminator_rows(D: torch.nn.Module, train_images: np.ndarray, held_out: n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="Training run folder (stats.jsonl)")
-    parser.add_argument("--data", type=Path, required=True, help="The training dataset zip")
+    parser.add_argument("--run", type=Path, default=None, help="Training run folder (stats.jsonl)")
+    parser.add_argument("--data", type=Path, default=None, help="The training dataset zip")
     parser.add_argument("--network", default=None, help="Model to check  [default: builtin:demo]")
     parser.add_argument("--every-kimg", type=float, default=20)
     parser.add_argument("--out", type=Path, default=None, help="PNG of samples above their nearest training image")
     args = parser.parse_args()
-
-    print_table(loss_curve(args.run, args.every_kimg))
-    dataset = ImageDataset(args.data, xflip=True)  # mirrored copies count as training images too
-    train_images = np.stack([dataset[i][0].transpose(1, 2, 0) for i in range(len(dataset))])
-    train = _small(train_images)
     nets = load_networks(args.network or "builtin:demo")
     G = nets["G_ema"].eval()
+    if args.run is not None:
+        print_table(loss_curve(args.run, args.every_kimg))
+    if args.data is not None:
+        nearest_and_discriminator(G, nets.get("D"), args.data, args.out)
+    print("Style mixing, A with B's styles in one band (B's share: 0 = like A, 1 = like B):")
+    print_table(mixing_shares(G))
+    print("Stochastic variation: per-pixel standard deviation over draws (0-255):")
+    print_table(noise_variation(G))
+
+
+def nearest_and_discriminator(G: torch.nn.Module, D: torch.nn.Module | None, data: Path, out: Path | None) -> None:
+    """Print the nearest-training-image distances and, with D, its logits on training/held-out/generated."""
+    dataset = ImageDataset(data, xflip=True)  # mirrored copies count as training images too
+    train_images = np.stack([dataset[i][0].transpose(1, 2, 0) for i in range(len(dataset))])
+    train = _small(train_images)
     rows = []
     for label, psi in (("generated, psi 1", 1.0), ("generated, psi 0.7", 0.7)):
         with torch.no_grad():
             images = render(G, seeds_to_ws(G, range(64), psi))
         dist, idx = nearest(_small(images), train)
         rows.append(dict(set=label, median=f"{dist.median():.1f}", min=f"{dist.min():.1f}"))
-        if psi == 1.0 and args.out is not None:
+        if psi == 1.0 and out is not None:
             pairs = np.concatenate([images[:16], train_images[idx[:16].numpy()]])
-            save_png(make_grid(pairs, 16), args.out)
+            save_png(make_grid(pairs, 16), out)
     first_unseen = len(dataset.image_names)  # the dataset tool wrote faces 0 .. N-1
     held_out = np.stack([toonface(first_unseen + i, G.img_resolution) for i in range(256)])
     dist, _ = nearest(_small(held_out[:64]), train)
     rows.append(dict(set="held-out dataset faces", median=f"{dist.median():.1f}", min=f"{dist.min():.1f}"))
     print("RMS pixel distance (0-255) to the nearest of", len(dataset), "training images, at 32x32:")
     print_table(rows)
-    if "D" in nets:
+    if D is not None:
         pick = np.random.default_rng(0).choice(len(train_images), 256, replace=False)
         with torch.no_grad():
             generated = render(G, seeds_to_ws(G, range(256), 1.0))
         print("Discriminator logits (positive = real):")
-        print_table(discriminator_rows(nets["D"].eval(), train_images[pick], held_out, generated))
-    print("Style mixing, A with B's styles in one band (B's share: 0 = like A, 1 = like B):")
-    print_table(mixing_shares(G))
+        print_table(discriminator_rows(D.eval(), train_images[pick], held_out, generated))
 
 
 if __name__ == "__main__":
