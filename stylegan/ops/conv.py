@@ -17,6 +17,7 @@ convolution (its gradient is the sum of g over batch and pixels).
 from __future__ import annotations
 
 import contextlib
+import numbers
 from typing import Iterator, Sequence
 
 import torch
@@ -107,13 +108,16 @@ class _WeightGrad(torch.autograd.Function):
         return dg, dx, None, None
 
 
+def _pair(v: int | Sequence[int]) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, numbers.Integral) else (int(v[0]), int(v[1]))
+
+
 def conv2d(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None, stride: int | Sequence[int] = 1,
            padding: int | Sequence[int] = 0, groups: int = 1, transpose: bool = False,
            output_padding: int | Sequence[int] = 0) -> torch.Tensor:
     """`F.conv2d` (or `F.conv_transpose2d` with `transpose`, whose w is [I, O/groups, kh, kw]) with the same
     results; while autograd records, its first and higher derivatives use the convolution primitives."""
-    pair = lambda v: (int(v), int(v)) if isinstance(v, int) else tuple(int(i) for i in v)  # noqa: E731
-    cfg = (pair(stride), pair(padding), (1, 1), transpose, pair(output_padding), groups)
+    cfg = (_pair(stride), _pair(padding), (1, 1), transpose, _pair(output_padding), groups)
     dtype = _autocast_dtype(x.device.type) if x.is_floating_point() else None
     if dtype is not None:  # what autocast does for F.conv2d, which it cannot see through the Function
         x, w = x.to(dtype), w.to(dtype)
