@@ -15,7 +15,7 @@ and 256 generated ones: a D that has memorised its training set scores held-out 
 training ones (the overfitting that ADA counters); a D that merely wins scores both alike.
 
 The mixing check renders 64 pairs (A, B) at psi 0.7 and, for each band, A with B's coarse / middle / fine
-styles. It then asks which parent the child resembles in shape (the edge map of the luminance, blind to
+styles (and, in a second table, with one of B's ws at a time). It then asks which parent the child resembles in shape (the edge map of the luminance, blind to
 hue) and in colour (a 4x4x4 RGB histogram, blind to where the colours are): B's share is
 d(child, A) / (d(child, A) + d(child, B)), 0 = all from A, 1 = all from B. Coarse mixing should take
 shape from B and colour from A; fine mixing the reverse. The same shares for dataset faces whose factors
@@ -176,6 +176,17 @@ def noise_variation(G: torch.nn.Module, faces: int = 8, draws: int = 16, psi: fl
             {"images": f"dataset, {draws} grain draws", **_variation(grain)}]
 
 
+def single_w_shares(G: torch.nn.Module, pairs: int = 64, psi: float = 0.7) -> list[dict]:
+    """B's share of shape and colour when A takes only one of B's ws, for each w index: which layers carry
+    what (in StyleGAN2 w i drives a block's convolution and, for odd i, the toRGB layer before it)."""
+    ws_a, ws_b = seeds_to_ws(G, range(pairs), psi), seeds_to_ws(G, range(1000, 1000 + pairs), psi)
+    with torch.no_grad():
+        a, b = render(G, ws_a), render(G, ws_b)
+        shares = [_shares(a, b, render(G, mix(ws_a, ws_b, [i]))) for i in range(G.num_ws)]
+    return [{"w": i, "shape from B": f"{x['shape']:.2f}", "colour from B": f"{x['colour']:.2f}"}
+            for i, x in enumerate(shares)]
+
+
 def _scores(D: torch.nn.Module, images: np.ndarray, batch: int = 32) -> torch.Tensor:
     """D's logits for uint8 [N, H, W, C] images."""
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -209,6 +220,8 @@ def main() -> None:
         nearest_and_discriminator(G, nets.get("D"), args.data, args.out)
     print("Style mixing, A with B's styles in one band (B's share: 0 = like A, 1 = like B):")
     print_table(mixing_shares(G))
+    print("The same for one w at a time:")
+    print_table(single_w_shares(G))
     print("Stochastic variation: per-pixel standard deviation over draws (0-255):")
     print_table(noise_variation(G))
 
