@@ -2,7 +2,8 @@
 are not copies of training images, the discriminator's view of training and held-out faces, what
 style mixing takes from each parent, and how much the per-pixel noise varies the images.
 
-    python -m benchmarks.demo_model [--run RUN_DIR] [--data toonfaces-64x64.zip] [--network SNAPSHOT] [--out nn.png]
+    python -m benchmarks.demo_model [--run RUN_DIR] [--data toonfaces-64x64.zip] [--network SNAPSHOT]
+                                    [--out nn.png]
 
 Without --run the loss curve is left out, without --data the nearest-neighbour and discriminator checks.
 
@@ -15,16 +16,17 @@ and 256 generated ones: a D that has memorised its training set scores held-out 
 training ones (the overfitting that ADA counters); a D that merely wins scores both alike.
 
 The mixing check renders 64 pairs (A, B) at psi 0.7 and, for each band, A with B's coarse / middle / fine
-styles (and, in a second table, with one of B's ws at a time). It then asks which parent the child resembles in shape (the edge map of the luminance, blind to
-hue) and in colour (a 4x4x4 RGB histogram, blind to where the colours are): B's share is
-d(child, A) / (d(child, A) + d(child, B)), 0 = all from A, 1 = all from B. Coarse mixing should take
-shape from B and colour from A; fine mixing the reverse. The same shares for dataset faces whose factors
+styles (and, in a second table, with one of B's ws at a time). It then asks which parent the child
+resembles in shape (the edge map of the luminance, blind to hue) and in colour (a 4x4x4 RGB histogram,
+blind to where the colours are): B's share is d(child, A) / (d(child, A) + d(child, B)), 0 = all from A,
+1 = all from B. Coarse mixing should take shape from B and colour from A; fine mixing the reverse. The same shares for dataset faces whose factors
 of one scale are swapped (`toonfaces.FACTOR_SCALES`) show what a perfect split of this data looks like.
 
 The stochastic-variation check renders 8 faces (psi 0.7) with 16 draws of the per-layer noise each and
 takes every pixel's standard deviation over the draws (0-255, averaged over RGB): its mean, median and
-99th percentile over pixels and faces, and the share of the variation finer than 3x3 pixels. The same statistic of the dataset's film grain (16 grain draws on 8
-faces, everything else fixed) is what the noise inputs could carry at most at the finest scale.
+99th percentile over pixels and faces, and the share of the variation finer than 3x3 pixels. The same
+statistic of the dataset's film grain (16 grain draws on 8 faces, everything else fixed) is what the noise
+inputs could carry at most at the finest scale.
 """
 from __future__ import annotations
 

@@ -10,9 +10,9 @@ and they take turns one step at a time (ours, official, ...), so load from other
 medians are compared. Ours runs with the allocator setting `stylegan train` makes (`stylegan.allocator`),
 the official code as its train.py runs it, and once more with our allocator setting, which shows how much
 of the difference is the allocator. `--official` is a checkout of NVlabs/stylegan3 (run from where it
-lies, never copied; its CPU fallbacks need no compiler; with --device cuda it builds its CUDA plugins). `--profile` prints the top operators of one
-of our steps by phase (torch.profiler). The last line estimates sec/kimg with lazy regularisation (Greg
-every 4 steps, Dreg every 16) from the per-phase medians.
+lies, never copied; its CPU fallbacks need no compiler; with --device cuda it builds its CUDA plugins).
+`--profile` prints the top operators of one of our steps by phase (torch.profiler). The last line
+estimates sec/kimg with lazy regularisation (Greg every 4 steps, Dreg every 16) from the per-phase medians.
 """
 from __future__ import annotations
 

@@ -320,7 +320,8 @@ def test_torchscript_random_models(generation, tmp_path):
     extra = (torch.eye(3),) if generation == 3 else ()
     for batch in (1, 3):
         z = seeds_z(G, range(batch))
-        assert_correct_float32(ts_run(result.path, z, *extra), G, lambda dtype: G(z.to(dtype), None, truncation_psi=0.5))
+        assert_correct_float32(ts_run(result.path, z, *extra), G,
+                               lambda dtype: G(z.to(dtype), None, truncation_psi=0.5))
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
-from ..ops.bias_act import HOMOGENEOUS
+from ..ops.bias_act import foldable_gain
 from ..precision import activation_format, layer_dtype, modconv_fused
 from .common import NOISE_MODES, GeneratorBase, check_resolution, check_ws, per_layer_noise
 
@@ -69,7 +69,7 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         # A ReLU-like activation's gain moves before it (into the demodulation, noise and bias).
         act_gain = self.act_gain * gain
-        fold = act_gain if self.activation in HOMOGENEOUS and act_gain > 0 else 1.0
+        fold = foldable_gain(self.activation, act_gain)
         strength = self.noise_strength * fold if self.use_noise else None
         if not self.use_noise:
             noise = None

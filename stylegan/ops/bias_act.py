@@ -23,6 +23,12 @@ ACTIVATIONS = {
 HOMOGENEOUS = ("linear", "relu", "lrelu")
 
 
+def foldable_gain(act: str, gain: float) -> float:
+    """The part of an activation's output `gain` that a layer can apply before the activation, in its weights
+    and bias: all of it for ReLU-like activations (when positive), none (1) otherwise."""
+    return gain if act in HOMOGENEOUS and gain > 0 else 1.0
+
+
 def default_gain(act: str) -> float:
     """The gain that keeps activations at unit variance for `act` (sqrt(2) for ReLU-like)."""
     return ACTIVATIONS[act][2]

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bias_act import HOMOGENEOUS, bias_act, default_gain
+from .bias_act import bias_act, default_gain, foldable_gain
 from .resample_conv import conv2d_resample
 from .upfirdn2d import setup_filter
 
@@ -75,8 +75,7 @@ class Conv2dLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
         act_gain = self.act_gain * gain
-        # For ReLU-like activations the gain moves into the weights and bias: no pass over the activations.
-        fold = act_gain if self.activation in HOMOGENEOUS and act_gain > 0 else 1.0
+        fold = foldable_gain(self.activation, act_gain)  # no pass over the activations for it
         w = (self.weight * (self.weight_gain * fold)).to(x.dtype)
         b = (self.bias * fold if fold != 1 else self.bias).to(x.dtype) if self.bias is not None else None
         x = conv2d_resample(x, w, f=self.resample_filter, up=self.up, down=self.down, padding=self.padding,

@@ -15,6 +15,10 @@ def _conv(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding=0, groups: 
     return conv2d(x, w, bias, stride=stride, padding=padding, groups=groups, transpose=transpose)
 
 
+def _add_bias(x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return x if bias is None else x + bias.to(x.dtype).reshape(1, -1, 1, 1)
+
+
 def conv2d_resample(
     x: torch.Tensor,
     w: torch.Tensor,
@@ -49,8 +53,8 @@ def conv2d_resample(
         return _conv(x, w, groups=groups, flip_weight=flip_weight, bias=bias)
     if kw == 1 and kh == 1 and up > 1 and down == 1:
         x = _conv(x, w, groups=groups, flip_weight=flip_weight)
-        x = upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2, flip_filter=flip_filter)
-        return x if bias is None else x + bias.to(x.dtype).reshape(1, -1, 1, 1)
+        return _add_bias(upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2, flip_filter=flip_filter),
+                         bias)
     if down > 1 and up == 1:
         x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
         return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight, bias=bias)
@@ -68,7 +72,7 @@ def conv2d_resample(
                       flip_filter=flip_filter)
         if down > 1:
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x if bias is None else x + bias.to(x.dtype).reshape(1, -1, 1, 1)
+        return _add_bias(x, bias)
     if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
         return _conv(x, w, padding=[py0, px0], groups=groups, flip_weight=flip_weight, bias=bias)
     # Asymmetric or negative padding without resampling: pad (or crop) explicitly first.
