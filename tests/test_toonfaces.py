@@ -37,10 +37,26 @@ def test_faces_are_deterministic_and_differ_between_indices():
 
 
 def test_a_face_is_the_same_face_at_any_resolution():
-    big = np.asarray(PIL.Image.fromarray(toonface(11, 128)).reduce(2), dtype=int)
-    small = toonface(11, 64).astype(int)
-    other = toonface(12, 64).astype(int)
+    drawing = {"grain": 0}  # the film grain is drawn per pixel at each resolution, the drawing is shared
+    big = np.asarray(PIL.Image.fromarray(toonface(11, 128, drawing)).reduce(2), dtype=int)
+    small = toonface(11, 64, drawing).astype(int)
+    other = toonface(12, 64, drawing).astype(int)
     assert np.abs(big - small).mean() < 6 < np.abs(big - other).mean()
+
+
+def test_film_grain_is_monochrome_and_as_strong_as_its_factor():
+    assert all(6 <= toonface_factors(i)["grain"] <= 18 for i in range(500))
+    for index in (0, 1, 2, 3):
+        sigma = toonface_factors(index)["grain"]
+        base = toonface(index, 64, {"grain": 0}).astype(float)
+        grain = toonface(index, 64).astype(float) - base
+        unclipped = ((base > 4 * sigma) & (base < 255 - 4 * sigma)).all(axis=2)  # clipping odds below 1e-4
+        assert unclipped.sum() > 300
+        assert np.array_equal(grain[unclipped][:, 0], grain[unclipped][:, 1])
+        assert np.array_equal(grain[unclipped][:, 0], grain[unclipped][:, 2])
+        values = grain[unclipped][:, 0]
+        # five standard errors of a sample deviation, plus the +-1 of rounding the grainy image to integers
+        assert abs(values.std() - sigma) <= 5 * sigma / np.sqrt(2 * values.size) + 1
 
 
 def test_fine_factors_keep_the_shape_and_coarse_factors_change_it():
@@ -82,6 +98,7 @@ def test_dataset_serves_chw_images_with_mirrors_and_a_size_cap():
     assert np.array_equal(image, toonface(2, 32).transpose(2, 0, 1))
     assert np.array_equal(ds[7][0], image[:, :, ::-1])
     assert ds.fingerprint() != open_dataset("builtin:toonfaces:64", max_size=5).fingerprint()
+    assert ds.fingerprint() != open_dataset("builtin:toonfaces:32", max_size=6).fingerprint()
     assert open_dataset("builtin:toonfaces").resolution == 64
     assert open_dataset("builtin:toonfaces", resolution=16).resolution == 16
 
@@ -123,3 +140,10 @@ def test_training_reads_the_builtin_dataset(tmp_path):
     with pytest.raises(InputError, match="unknown built-in dataset"):
         train(dataclasses.replace(opts, outdir=str(tmp_path / "bad"), data="builtin:cats"), show_progress=False)
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_a_new_drawing_of_the_faces_gets_a_new_fingerprint(monkeypatch):
+    from stylegan.data import toonfaces
+    before = open_dataset("builtin:toonfaces:32", max_size=5).fingerprint()
+    monkeypatch.setattr(toonfaces, "DRAWING_VERSION", toonfaces.DRAWING_VERSION + 1)
+    assert open_dataset("builtin:toonfaces:32", max_size=5).fingerprint() != before

@@ -112,8 +112,10 @@ class ToonFacesDataset(_Images):
         return np.zeros([0], dtype=np.float32)
 
     def fingerprint(self) -> str:
-        """A digest of what defines the images: the generator's seed, the resolution and the count."""
-        key = f"toonfaces\0{toonfaces.SEED}\0{self.resolution}\0{int(self._raw_idx.max()) + 1}\n"
+        """A digest of what defines the images: the generator's seed and drawing version, the resolution and
+        the count (so statistics cached for an earlier drawing of the faces are not reused)."""
+        key = (f"toonfaces\0{toonfaces.SEED}\0{toonfaces.DRAWING_VERSION}\0{self.resolution}\0"
+               f"{int(self._raw_idx.max()) + 1}\n")
         return hashlib.sha256(key.encode()).hexdigest()
 
     def close(self) -> None:
