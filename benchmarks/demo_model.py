@@ -19,8 +19,10 @@ The mixing check renders 64 pairs (A, B) at psi 0.7 and, for each band, A with B
 styles (and, in a second table, with one of B's ws at a time). It then asks which parent the child
 resembles in shape (the edge map of the luminance, blind to hue) and in colour (a 4x4x4 RGB histogram,
 blind to where the colours are): B's share is d(child, A) / (d(child, A) + d(child, B)), 0 = all from A,
-1 = all from B. Coarse mixing should take shape from B and colour from A; fine mixing the reverse. The same shares for dataset faces whose factors
-of one scale are swapped (`toonfaces.FACTOR_SCALES`) show what a perfect split of this data looks like.
+1 = all from B. Coarse mixing should take shape from B and colour from A; fine mixing the reverse. The
+same shares for dataset faces whose factors of one scale are swapped (`toonfaces.FACTOR_SCALES`) show what
+a perfect split of this data looks like. For StyleGAN2 a third table swaps the style of one layer at a
+time, which tells a block's toRGB layer from the next block's first convolution, which shares its w.
 
 The stochastic-variation check renders 8 faces (psi 0.7) with 16 draws of the per-layer noise each and
 takes every pixel's standard deviation over the draws (0-255, averaged over RGB): its mean, median and
@@ -40,7 +42,7 @@ import torch.nn.functional as F
 
 from stylegan.formats import load_networks
 from stylegan.generate import random_noise, render
-from stylegan.io import make_grid, save_png
+from stylegan.io import make_grid, save_png, to_uint8
 from stylegan.latent import mix, seeds_to_ws, style_ranges
 from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
 from stylegan.data.dataset import ImageDataset
@@ -189,6 +191,40 @@ def single_w_shares(G: torch.nn.Module, pairs: int = 64, psi: float = 0.7) -> li
             for i, x in enumerate(shares)]
 
 
+def synthesis_layers(G: torch.nn.Module) -> list[tuple[str, torch.nn.Module, int]]:
+    """A StyleGAN2 generator's modulated layers in the order they run: (name, module, index of the w it
+    takes); a block's first convolution shares its w with the toRGB layer of the block before it."""
+    layers, w = [], 0
+    for res in G.synthesis.block_resolutions:
+        block = getattr(G.synthesis, f"b{res}")
+        convs = ["conv1"] if block.in_channels == 0 else ["conv0", "conv1"]
+        for name in convs:
+            layers.append((f"b{res}.{name}", getattr(block, name), w))
+            w += 1
+        if hasattr(block, "torgb"):
+            layers.append((f"b{res}.torgb", block.torgb, w))
+    return layers
+
+
+def single_layer_shares(G: torch.nn.Module, pairs: int = 64, psi: float = 0.7) -> list[dict]:
+    """B's share of shape and colour when one layer of A's StyleGAN2 synthesis takes B's style (the other
+    layer on the same w keeps A's): tells a block's toRGB layer from the convolution that shares its w."""
+    ws_a, ws_b = seeds_to_ws(G, range(pairs), psi), seeds_to_ws(G, range(1000, 1000 + pairs), psi)
+    with torch.no_grad():
+        a, b = to_uint8(G.synthesis(ws_a, noise_mode="const")), to_uint8(G.synthesis(ws_b, noise_mode="const"))
+    rows = []
+    for name, layer, w in synthesis_layers(G):
+        swap = layer.register_forward_pre_hook(lambda module, args, w=w: (args[0], ws_b[:, w], *args[2:]))
+        try:
+            with torch.no_grad():
+                child = to_uint8(G.synthesis(ws_a, noise_mode="const"))
+        finally:
+            swap.remove()
+        x = _shares(a, b, child)
+        rows.append({"layer": name, "w": w, "shape from B": f"{x['shape']:.2f}", "colour from B": f"{x['colour']:.2f}"})
+    return rows
+
+
 def _scores(D: torch.nn.Module, images: np.ndarray, batch: int = 32) -> torch.Tensor:
     """D's logits for uint8 [N, H, W, C] images."""
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -224,6 +260,9 @@ def main() -> None:
     print_table(mixing_shares(G))
     print("The same for one w at a time:")
     print_table(single_w_shares(G))
+    if G.generation == 2:
+        print("The same for one layer at a time:")
+        print_table(single_layer_shares(G))
     print("Stochastic variation: per-pixel standard deviation over draws (0-255):")
     print_table(noise_variation(G))
 
