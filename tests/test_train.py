@@ -249,6 +249,30 @@ def test_cli_train_and_options(tmp_path, data):
     assert result.exit_code == 0 and '"cfg": "stylegan3-r"' in result.output
 
 
+def test_generator_output_architecture_trains_and_resumes(tmp_path, data):
+    """--g-arch orig builds a StyleGAN2 generator that paints RGB in its last block only; a resumed run
+    keeps it from the run's saved options, and other configurations refuse it with a one-line error."""
+    result = CliRunner().invoke(cli, ["train", "--outdir", str(tmp_path), "--cfg", "stylegan2", "--data", str(data),
+                                      "--batch", "4", "--gamma", "1", "--kimg", "0.008", "--tick", "0.004",
+                                      "--snap", "1", "--aug", "noaug", "--cbase", "256", "--cmax", "16",
+                                      "--map-depth", "2", "--workers", "0", "--g-arch", "orig"])
+    assert result.exit_code == 0, result.output
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    resumed = train(tiny(tmp_path, data, resume=str(run_dir), kimg=0.016), show_progress=False)
+    assert resumed == run_dir
+    G = stylegan.load(latest_snapshot(run_dir))
+    blocks = [getattr(G.synthesis, f"b{res}") for res in G.synthesis.block_resolutions]
+    assert [b.architecture for b in blocks] == ["orig"] * len(blocks)
+    assert [hasattr(b, "torgb") for b in blocks] == [False] * (len(blocks) - 1) + [True]
+    assert G.num_ws == 6
+    with torch.no_grad():
+        assert torch.isfinite(G(torch.randn(2, G.z_dim), None)).all()
+    result = CliRunner().invoke(cli, ["train", "--outdir", str(tmp_path), "--cfg", "stylegan3-t", "--data",
+                                      str(data), "--batch", "4", "--gamma", "1", "--g-arch", "orig", "--dry-run"])
+    assert result.exit_code != 0 and "--g-arch orig applies to --cfg stylegan2 only" in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.slow
 def test_sigint_writes_a_snapshot_and_exits_cleanly(tmp_path, data):
     import signal

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..choices import AUGMENT_MODES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
+from ..choices import AUGMENT_MODES, G_ARCHITECTURES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
 from ..outputs import check_outputs
 from .common import cli, user_errors
 
@@ -39,6 +39,8 @@ from .common import cli, user_errors
 @click.option("--glr", type=click.FloatRange(min=0), default=None, help="G learning rate  [default: varies]")
 @click.option("--dlr", type=click.FloatRange(min=0), default=0.002, show_default=True, help="D learning rate")
 @click.option("--map-depth", type=click.IntRange(min=1), default=None, help="Mapping depth  [default: varies]")
+@click.option("--g-arch", type=click.Choice(G_ARCHITECTURES), default="skip", show_default=True,
+              help="StyleGAN2 generator: RGB summed from every block (skip) or painted by the last block (orig)")
 @click.option("--mbstd-group", type=click.IntRange(min=1), default=4, show_default=True,
               help="Minibatch std group size")
 @click.option("--cbase", type=click.IntRange(min=1), default=32768, show_default=True, help="Capacity multiplier")

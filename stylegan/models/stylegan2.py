@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..choices import G_ARCHITECTURES
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
 from ..ops.bias_act import foldable_gain
@@ -124,8 +125,8 @@ class SynthesisBlock(nn.Module):
                  is_last: bool, architecture: str = "skip", resample_filter=(1, 3, 3, 1),
                  conv_clamp: float | None = 256, use_fp16: bool = False, fp16_channels_last: bool = False,
                  fused_modconv_default=True, **layer_kwargs):
-        if architecture not in ("orig", "skip", "resnet"):
-            raise InputError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
+        if architecture not in G_ARCHITECTURES:
+            raise InputError(f"architecture must be one of {', '.join(G_ARCHITECTURES)}, got {architecture!r}")
         super().__init__()
         self.in_channels = in_channels
         self.w_dim = w_dim

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from torch import nn
 
-from ..choices import AUGMENT_MODES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
+from ..choices import AUGMENT_MODES, G_ARCHITECTURES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
 from ..errors import InputError
 from ..models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
 from ..models.stylegan1 import Discriminator as StyleGAN1Discriminator, Generator as StyleGAN1Generator
@@ -47,6 +47,7 @@ class TrainOptions:
     glr: float | None = None
     dlr: float = 0.002
     map_depth: int | None = None
+    g_arch: str = "skip"
     mbstd_group: int = 4
     cbase: int = 32768
     cmax: int = 512
@@ -117,6 +118,10 @@ class TrainOptions:
         from .augment import PRESETS
         if self.aug != "noaug" and self.augpipe not in PRESETS:
             raise InputError(f"--augpipe must be one of {', '.join(PRESETS)}, got {self.augpipe!r}")
+        if self.g_arch not in G_ARCHITECTURES:
+            raise InputError(f"--g-arch must be one of {', '.join(G_ARCHITECTURES)}, got {self.g_arch!r}")
+        if self.g_arch != "skip" and self.cfg != "stylegan2":
+            raise InputError(f"--g-arch {self.g_arch} applies to --cfg stylegan2 only (got --cfg {self.cfg})")
         if self.loss not in LOSSES:
             raise InputError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.gpus < 1 or self.batch < 1:
@@ -152,7 +157,8 @@ def build_networks(opts: TrainOptions, resolution: int, channels: int, c_dim: in
                     epilogue_kwargs=dict(mbstd_group_size=opts.mbstd_group), **fp16, **common)
     if opts.cfg == "stylegan2":
         G = StyleGAN2Generator(z_dim=opts.z_dim, w_dim=opts.w_dim, mapping_kwargs=mapping, channel_base=opts.cbase,
-                               channel_max=opts.cmax, fused_modconv_default="inference_only", **fp16, **common)
+                               channel_max=opts.cmax, fused_modconv_default="inference_only", architecture=opts.g_arch,
+                               **fp16, **common)
         return G, Discriminator(**d_kwargs)
     if opts.cfg.startswith("stylegan3"):
         r = opts.cfg == "stylegan3-r"
