@@ -70,8 +70,9 @@ def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTIO
         save_png(figures.style_mixing(G, rows, cols, layer_sets, [str(s) for s in MIX_ROWS],
                                       [str(s) for s in MIX_COLS]), out / "style-mixing.png")
         done(Figure("style-mixing.png", "Style mixing",
-                    "Each cell is the row's face with the column's styles in some layers: coarse layers carry "
-                    "head shape, pose and hair outline, middle ones the features, fine ones the colours."))
+                    "Each cell is the row's face with the column's styles in some layers. In the papers' face "
+                    "models coarse layers carry head shape, pose and hair outline, middle ones the features, "
+                    "fine ones the colours; each model splits them its own way."))
 
         if hasattr(G.synthesis, "noise_layers"):
             fig = figures.stochastic_variation(G, seeds_to_ws(G, [7], PSI), num_samples=4, std_samples=32)
