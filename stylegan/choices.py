@@ -13,7 +13,8 @@ DATASET_TRANSFORMS = ("center-crop", "center-crop-wide")
 TRAIN_CONFIGS = ("stylegan2", "stylegan3-t", "stylegan3-r", "stylegan1")
 AUGMENT_MODES = ("ada", "noaug", "fixed")
 TRAIN_LOSSES = ("logistic", "wgan-gp")
-# StyleGAN2 generator output architectures: RGB from every block summed (skip), or from the last block only.
+# StyleGAN2 generator architectures: RGB summed from every block (skip), or painted by the last block only
+# (orig; resnet with residual blocks).
 G_ARCHITECTURES = ("skip", "orig", "resnet")
 EXPORT_FORMATS = ("onnx", "torchscript")
 EXPORT_PARTS = ("mapping", "synthesis", "full")

@@ -40,7 +40,8 @@ from .common import cli, user_errors
 @click.option("--dlr", type=click.FloatRange(min=0), default=0.002, show_default=True, help="D learning rate")
 @click.option("--map-depth", type=click.IntRange(min=1), default=None, help="Mapping depth  [default: varies]")
 @click.option("--g-arch", type=click.Choice(G_ARCHITECTURES), default="skip", show_default=True,
-              help="StyleGAN2 generator: RGB summed from every block (skip) or painted by the last block (orig)")
+              help="StyleGAN2 generator: RGB summed from every block (skip) or painted by the last block "
+                   "(orig; resnet with residual blocks)")
 @click.option("--mbstd-group", type=click.IntRange(min=1), default=4, show_default=True,
               help="Minibatch std group size")
 @click.option("--cbase", type=click.IntRange(min=1), default=32768, show_default=True, help="Capacity multiplier")
