@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from stylegan.allocator import keep_freed_memory
+from stylegan.runtime import keep_freed_memory
+
 from . import generation, gpu_check, projection, scaling, training
 from .measure import print_table
 

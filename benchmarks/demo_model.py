@@ -40,12 +40,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylegan.data.dataset import ImageDataset
+from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
 from stylegan.formats import load_networks
-from stylegan.generate import random_noise, render
 from stylegan.io import make_grid, save_png, to_uint8
 from stylegan.latent import mix, seeds_to_ws, style_ranges
-from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
-from stylegan.data.dataset import ImageDataset
+from stylegan.latent.generate import render
+from stylegan.models.noise import random_noise
 
 COMPARE_AT = 32
 

@@ -13,10 +13,10 @@ import argparse
 
 import torch
 
-from stylegan.allocator import keep_freed_memory
 from stylegan.models import StyleGAN2Generator, StyleGAN3Generator
+from stylegan.models.precision import configure
 from stylegan.models.stylegan1 import Generator as StyleGAN1Generator
-from stylegan.precision import configure
+from stylegan.runtime import keep_freed_memory
 
 from .measure import Row, measure, print_table
 

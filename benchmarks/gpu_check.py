@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import stylegan
-from stylegan.precision import configure
+from stylegan.models.precision import configure
 
 from . import generation, training_step
 

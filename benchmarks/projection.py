@@ -10,9 +10,9 @@ import argparse
 
 import torch
 
-from stylegan.generate import render
 from stylegan.latent import seeds_to_ws
-from stylegan.project import project
+from stylegan.latent.generate import render
+from stylegan.latent.projection import project
 
 from .generation import build
 from .measure import Row, measure, print_table

@@ -4,7 +4,7 @@
     python -m benchmarks.projection_paths [--network builtin:demo] [--steps 20] [--repeats 2] [--threads 1]
 
 Each entry point runs end to end through its command line. Every step of the optimisation is timed (a
-callback handed to `stylegan.project.project`, wherever the entry point calls it from); the table gives
+callback handed to `stylegan.latent.projection.project`, wherever the entry point calls it from); the table gives
 the median over the steps after the first two, in wall seconds and in CPU seconds of the process (all
 threads). On a busy machine use `--threads 1`: CPU seconds of one thread hardly depend on other load,
 while several threads burn CPU time waiting for each other when they are descheduled. Both use Image2StyleGAN's W+ projection
@@ -25,8 +25,8 @@ import torch
 from click.testing import CliRunner
 
 import stylegan.cli.commands_project  # noqa: F401  (loaded so that its binding of `project` can be timed)
+import stylegan.latent.projection
 import stylegan.pipeline  # noqa: F401  (likewise)
-import stylegan.project
 from stylegan.cli import cli
 
 OPTIONS = dict(method="image2stylegan", space="w+", loss="pixel+msssim")
@@ -48,7 +48,7 @@ def _pipeline(network: str, steps: int, folder: Path, out: Path) -> list[str]:
 
 def _timed(stamps: list[tuple[float, float]]):
     """`project` with a callback that records (wall, CPU) time after every step."""
-    original = stylegan.project.project
+    original = stylegan.latent.projection.project
 
     def project(*args, callback=None, **kwargs):
         def record(step, info):
@@ -71,7 +71,7 @@ def main() -> None:
     per_step: dict[str, list[tuple[float, float]]] = {name: [] for name in ENTRY_POINTS}
     stamps: list[tuple[float, float]] = []
     original, timed = _timed(stamps)
-    callers = [m for m in (sys.modules.get("stylegan.project"), sys.modules.get("stylegan.pipeline"),
+    callers = [m for m in (sys.modules.get("stylegan.latent.projection"), sys.modules.get("stylegan.pipeline"),
                            sys.modules.get("stylegan.cli.commands_project")) if getattr(m, "project", None) is original]
     for module in callers:
         module.project = timed

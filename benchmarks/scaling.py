@@ -28,8 +28,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from stylegan.allocator import keep_freed_memory
 from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
+from stylegan.runtime import keep_freed_memory
 from stylegan.train.loss import GANLoss
 
 from .training_step import PHASES
@@ -215,8 +215,9 @@ def print_table(points: list[Point], peak_rate: float, device: torch.device) -> 
 def plot(points: list[Point], path: Path) -> None:
     """Two panels (PIL): ms per image against batch (one line per model and resolution) and against pixels
     (one line per model and batch), log-log, for generation (filled, joined) and training (hollow)."""
-    from PIL import Image, ImageDraw
     import math
+
+    from PIL import Image, ImageDraw
     width, height, margin = 1200, 520, 60
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 import stylegan
+from stylegan.latent.settings import Settings
 from stylegan.models import StyleGAN2Generator
 from stylegan.studio.session import Session
-from stylegan.studio.state import Settings
 
 CHANNEL_BASE = {64: 16384, 256: 16384, 1024: 32768}
 

@@ -7,7 +7,7 @@
 StyleGAN2 with the official stylegan2 preset's regularisers: style mixing 0.9, path length weight 2 on half
 the batch, R1 (gamma 1). Every contender gets the same weights and the same batch, each in its own process,
 and they take turns one step at a time (ours, official, ...), so load from other processes hits all alike;
-medians are compared. Ours runs with the allocator setting `stylegan train` makes (`stylegan.allocator`),
+medians are compared. Ours runs with the allocator setting `stylegan train` makes (`stylegan.runtime`),
 the official code as its train.py runs it, and once more with our allocator setting, which shows how much
 of the difference is the allocator. `--official` is a checkout of NVlabs/stylegan3 (run from where it
 lies, never copied; its CPU fallbacks need no compiler; with --device cuda it builds its CUDA plugins).
@@ -28,8 +28,8 @@ from typing import Callable
 
 import torch
 
-from stylegan.allocator import keep_freed_memory
 from stylegan.models import Discriminator, StyleGAN2Generator
+from stylegan.runtime import keep_freed_memory
 from stylegan.train.loss import GANLoss
 
 PHASES = (("Gmain", 1), ("Greg", 4), ("Dmain", 1), ("Dreg", 16))
@@ -70,10 +70,10 @@ class Trainer:
 def official_trainer(path: str, g_kwargs: dict, d_kwargs: dict, device: torch.device, ours: Trainer) -> Trainer:
     """The official networks and loss from a checkout at `path`, with our networks' weights."""
     sys.path.insert(0, path)
+    from torch_utils.ops import conv2d_gradfix
     from training.loss import StyleGAN2Loss  # noqa: E402  (the official checkout)
     from training.networks_stylegan2 import Discriminator as OfficialD
     from training.networks_stylegan2 import Generator as OfficialG
-    from torch_utils.ops import conv2d_gradfix
     conv2d_gradfix.enabled = True  # as the official training loop sets it (used on CUDA only)
     G, D = OfficialG(**g_kwargs), OfficialD(**d_kwargs)
     G.load_state_dict(ours.G.state_dict())
@@ -101,7 +101,8 @@ def step_times(trainer: Trainer, real: torch.Tensor, z: torch.Tensor) -> dict[st
 
 def profile(trainer: Trainer, real: torch.Tensor, z: torch.Tensor, rows: int = 12) -> None:
     """Top operators by self CPU time of each phase."""
-    from torch.profiler import ProfilerActivity, profile as torch_profile
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
     for name, gain in PHASES:
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
             trainer.phase(name, gain, real, z)

@@ -23,15 +23,18 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .edit import apply_direction
 from .errors import InputError
-from .figures import labeled_grid
-from .formats import load as load_network
-from .generate import render
-from .io import atomic_path, load_direction, load_ws, read_text, save_png, save_ws, split_index
-from .latent import blend, resolve_layers, seeds_to_ws, truncate
-from .outputs import RunRecord, check_outputs, network_identity
-from .project import project_image
+from .hub import load as load_network
+from .io.files import atomic_path, read_text
+from .io.images import save_png
+from .io.latents import load_direction, load_ws, save_ws, split_index
+from .io.outputs import RunRecord, check_outputs, network_identity
+from .latent.edit import apply_direction
+from .latent.generate import render
+from .latent.projection import project_image
+from .latent.space import blend, resolve_layers, seeds_to_ws
+from .media.figures import labeled_grid
+from .models.mapping import truncate
 
 if sys.version_info >= (3, 11):
     import tomllib

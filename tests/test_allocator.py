@@ -1,4 +1,4 @@
-"""Keeping freed memory (`stylegan.allocator`): large tensors reuse pages instead of faulting in new ones."""
+"""Keeping freed memory (`stylegan.runtime`): large tensors reuse pages instead of faulting in new ones."""
 import os
 import platform
 import subprocess
@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from stylegan.allocator import keep_freed_memory
+from stylegan.runtime import keep_freed_memory
 
 FAULTS = """
 import resource, sys, torch
-from stylegan.allocator import keep_freed_memory
+from stylegan.runtime import keep_freed_memory
 kept = keep_freed_memory()
 x = torch.ones(16 * 2 ** 20)          # 64 MiB, above glibc's largest mmap threshold
 for _ in range(10):

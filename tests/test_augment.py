@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import DATA, U32, U64, max_diff
 
-from stylegan.safe_pickle import safe_load
+from stylegan.formats.safe_pickle import safe_load
 from stylegan.ops import downsample2d, upsample2d
 from stylegan.train.augment import PRESETS, SYM6, AdaController, AugmentPipe, band_filters
-
-from conftest import DATA, U32, U64, max_diff
 
 GEOMETRIC = ["xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac"]
 COLOUR = ["brightness", "contrast", "lumaflip", "hue", "saturation"]

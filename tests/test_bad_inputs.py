@@ -13,15 +13,14 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from checkpoint_builders import mmgen_checkpoint, mmgen_stylegan2_generator, rosinality_generator
 from click.testing import CliRunner
 
 import stylegan
 from stylegan.cli import cli
 from stylegan.data.dataset_tool import make_dataset
 from stylegan.io import save_directions, save_ws
-from stylegan.studio.state import Settings, save_settings
-
-from checkpoint_builders import mmgen_checkpoint, mmgen_stylegan2_generator, rosinality_generator
+from stylegan.latent.settings import Settings, save_settings
 
 DATA = Path(__file__).parent / "data"
 NETWORK = DATA / "sg2_resnet_gray_32.pkl"  # 1 image channel, w 48

@@ -5,9 +5,9 @@ import pytest
 from click.testing import CliRunner
 
 import stylegan
-from stylegan import builtin
 from stylegan.cli import cli
 from stylegan.errors import CheckpointError
+from stylegan.hub import builtin
 
 
 def test_unknown_builtin_network_is_named():

@@ -6,11 +6,10 @@ import zipfile
 
 import pytest
 from click.testing import CliRunner
-
-from stylegan.bulk import shard
-from stylegan.cli import cli
-
 from conftest import DATA
+
+from stylegan.cli import cli
+from stylegan.latent.bulk import shard
 
 
 def _generate(monkeypatch, outdir, rank=0, world=1, *extra):

@@ -5,13 +5,12 @@ import numpy as np
 import PIL.Image
 import pytest
 from click.testing import CliRunner
+from conftest import DATA
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.demo import run_demo
 from stylegan.errors import InputError
-
-from conftest import DATA
+from stylegan.media.demo import run_demo
 
 EXPECTED = ["samples.png", "style-mixing.png", "noise.png", "truncation.png", "interpolation.gif",
             "projection.png", "index.html"]

@@ -5,16 +5,23 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import DATA
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.edit import apply_direction, fit_boundary, ganspace, interfacegan, project_out, sefa, style_affines_by_row
-from stylegan.io import load_direction, save_directions
 from stylegan.errors import InputError
-from stylegan.generate import render
+from stylegan.io import load_direction, save_directions
 from stylegan.latent import seeds_to_ws, style_ranges
-
-from conftest import DATA
+from stylegan.latent.edit import (
+    apply_direction,
+    fit_boundary,
+    ganspace,
+    interfacegan,
+    project_out,
+    sefa,
+    style_affines_by_row,
+)
+from stylegan.latent.generate import render
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,25 @@ import PIL.Image
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import (
+    DATA,
+    ROOT,
+    U16,
+    float32_bound,
+    float64_evaluation,
+    largest_fan_in,
+    max_diff,
+    reduced_precision_bound,
+)
 
 import stylegan
 from stylegan.cli import cli
 from stylegan.export import ExportSpec, ExportVerificationError, export_generator, sidecar_path
-from stylegan.generate import input_transform, set_input_transform
+from stylegan.formats.native import ARCHITECTURES
 from stylegan.io import to_uint8
 from stylegan.latent import mix, style_ranges
-from stylegan.models import ARCHITECTURES
-from stylegan.precision import configure
-
-from conftest import (DATA, ROOT, U16, float32_bound, float64_evaluation, largest_fan_in, max_diff,
-                      reduced_precision_bound)
+from stylegan.latent.generate import input_transform, set_input_transform
+from stylegan.models.precision import configure
 
 
 def needs_onnx():

@@ -6,15 +6,28 @@ import PIL.Image
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import DATA
 
 import stylegan
 from stylegan.cli import cli
 from stylegan.errors import InputError
-from stylegan.generate import random_noise, render
-from stylegan.latent import (blend, crossover, expression, interpolate, load_ws, mix, noise_modes, resolve_layers,
-                             save_ws, seeds_to_ws, slerp, style_ranges, truncate)
-
-from conftest import DATA
+from stylegan.latent import (
+    blend,
+    crossover,
+    expression,
+    interpolate,
+    load_ws,
+    mix,
+    noise_modes,
+    resolve_layers,
+    save_ws,
+    seeds_to_ws,
+    slerp,
+    style_ranges,
+    truncate,
+)
+from stylegan.latent.generate import render
+from stylegan.models.noise import random_noise
 
 
 @pytest.fixture(scope="module")

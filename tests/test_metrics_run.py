@@ -6,20 +6,25 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import DATA
+from test_dataset import write_dataset
 from torch import nn
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.errors import InputError
-from stylegan.metrics import (MetricOptions, calc_metric, frechet_distance, kernel_distance, precision_recall,
-                              report_metric)
-from stylegan.metrics.ppl import compute_ppl
-from stylegan.nets import InceptionV3, VGG16
-from stylegan.data.toonfaces import toonface
 from stylegan.data.dataset import ImageDataset
-
-from conftest import DATA
-from test_dataset import write_dataset
+from stylegan.data.toonfaces import toonface
+from stylegan.errors import InputError
+from stylegan.metrics import (
+    MetricOptions,
+    calc_metric,
+    frechet_distance,
+    kernel_distance,
+    precision_recall,
+    report_metric,
+)
+from stylegan.metrics.ppl import compute_ppl
+from stylegan.nets import VGG16, InceptionV3
 
 
 class PoolFeatures(nn.Module):

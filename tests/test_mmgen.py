@@ -4,7 +4,17 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from checkpoint_builders import (
+    mmgen_checkpoint,
+    mmgen_stylegan1_generator,
+    mmgen_stylegan2_discriminator,
+    mmgen_stylegan2_generator,
+    rosinality_discriminator,
+    rosinality_generator,
+)
 from click.testing import CliRunner
+from conftest import max_diff
+from reference import mmgen_stylegan1_ref, rosinality_discriminator_ref, rosinality_generator_ref
 
 import stylegan
 from stylegan.apis import init_model, sample_unconditional_model
@@ -13,11 +23,6 @@ from stylegan.errors import CheckpointError, InputError
 from stylegan.formats import detect_format, mmgen_config
 from stylegan.models import StyleGAN1Generator, StyleGAN2Generator, StyleGAN3Generator
 from stylegan.utils import make_grid, mkdir_or_exist, save_image
-
-from checkpoint_builders import (mmgen_checkpoint, mmgen_stylegan1_generator, mmgen_stylegan2_discriminator,
-                                 mmgen_stylegan2_generator, rosinality_discriminator, rosinality_generator)
-from conftest import max_diff
-from reference import mmgen_stylegan1_ref, rosinality_discriminator_ref, rosinality_generator_ref
 
 BGR = [2, 1, 0]
 

@@ -1,12 +1,11 @@
 """The notebook helpers behave as the forks' helpers of the same names; the style-averaging loop runs as is."""
 import numpy as np
 import torch
+from conftest import DATA
 
 import stylegan
 from stylegan.latent import save_ws
 from stylegan.utils import get_w_from_seed, load_ws, w_to_img
-
-from conftest import DATA
 
 
 def test_style_averaging_loop_runs_unchanged():

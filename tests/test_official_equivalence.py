@@ -4,13 +4,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import DATA, assert_matches_to_rounding, max_diff, reference
 
 import stylegan
-from stylegan.safe_pickle import safe_load
+from stylegan.formats.safe_pickle import safe_load
 from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
 from stylegan.models.stylegan3 import design_lowpass_filter
-
-from conftest import DATA, assert_matches_to_rounding, max_diff, reference
 
 
 def _outputs(G, ref, D=None):

@@ -308,7 +308,7 @@ def test_help_and_argument_errors_import_no_torch():
 
 
 def test_column_labels_fit_their_panels():
-    from stylegan.figures import _font, labeled_grid
+    from stylegan.media.figures import _font, labeled_grid
     cell = np.zeros([64, 64, 3], np.uint8)
     label = "projection 24.3 dB"  # wider than a 64-pixel panel
     grid = labeled_grid([[cell, cell]], None, ["target", label])

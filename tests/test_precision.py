@@ -2,14 +2,13 @@
 import numpy as np
 import pytest
 import torch
+from conftest import DATA
 
 import stylegan
 from stylegan.errors import InputError
-from stylegan.generate import render
 from stylegan.latent import seeds_to_ws
-from stylegan.precision import configure
-
-from conftest import DATA
+from stylegan.latent.generate import render
+from stylegan.models.precision import configure
 
 # Max abs difference on uint8 output, and mean difference, allowed for reduced precision.
 TOLERANCE = {"fp16": (4, 0.5), "bf16": (16, 2.0)}

@@ -4,17 +4,16 @@ import PIL.Image
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import DATA
 
 import stylegan
 from stylegan.cli import cli
 from stylegan.errors import InputError
-from stylegan.generate import render
 from stylegan.io import read_image
 from stylegan.latent import load_ws, save_ws, seeds_to_ws
-from stylegan.perceptual import DiscriminatorFeatures, make_loss, ms_ssim
-from stylegan.project import noise_regularizer, project, psnr
-
-from conftest import DATA
+from stylegan.latent.generate import render
+from stylegan.latent.perceptual import DiscriminatorFeatures, make_loss, ms_ssim
+from stylegan.latent.projection import noise_regularizer, project, psnr
 
 
 @pytest.fixture(scope="module")
@@ -213,8 +212,8 @@ def test_auto_loss_uses_lpips_and_vgg_when_weights_are_present(G2, hub, monkeypa
 
 
 def test_vgg_features_are_the_named_relu_outputs(hub):
+    from stylegan.latent.perceptual import VGGFeatures
     from stylegan.nets import load_vgg16_net
-    from stylegan.perceptual import VGGFeatures
     vgg = load_vgg16_net(_random_vgg_files(hub, heads=False))
     img = torch.rand(1, 3, 32, 32) * 255
     feats = VGGFeatures(vgg, ["conv1_1", "conv3_2"])(img)

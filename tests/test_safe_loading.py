@@ -10,12 +10,11 @@ import types
 import numpy as np
 import pytest
 import torch
+from conftest import DATA
 
 import stylegan
 from stylegan.errors import CheckpointError, UnsafePickleError
-from stylegan.safe_pickle import PersistentObject, safe_load
-
-from conftest import DATA
+from stylegan.formats.safe_pickle import PersistentObject, safe_load
 
 
 class _RunsCommand:

@@ -13,14 +13,13 @@ import numpy as np
 import PIL.Image
 import pytest
 from click.testing import CliRunner
+from conftest import DATA
 
 import stylegan
 from stylegan.cli import cli
 from stylegan.latent import style_ranges
+from stylegan.latent.settings import Direction, Settings, render_settings
 from stylegan.studio.session import Session
-from stylegan.studio.state import Direction, Settings, render_settings
-
-from conftest import DATA
 
 SG2 = DATA / "tf_sg2_skip_resnet_32.pkl"
 SG3 = DATA / "sg3r_32.pkl"

@@ -5,16 +5,15 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import DATA
 
-from stylegan.io import save_directions
 from stylegan.errors import InputError
+from stylegan.io import save_directions
+from stylegan.latent.settings import Direction, Settings
 from stylegan.studio.gate import check_exposure, host_name, is_loopback, studio_url
 from stylegan.studio.paths import PathGuard, Refused, split_index
 from stylegan.studio.render import Busy, LatestWins, Superseded
 from stylegan.studio.session import Session
-from stylegan.studio.state import Direction, Settings
-
-from conftest import DATA
 
 SG2 = DATA / "tf_sg2_skip_resnet_32.pkl"
 W_DIM = 10  # the test network's w size

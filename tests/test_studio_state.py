@@ -11,19 +11,29 @@ import PIL.Image
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import DATA
 
 import stylegan
 from stylegan.cli import cli
 from stylegan.errors import InputError
-from stylegan.edit import ganspace
 from stylegan.latent import save_ws, seeds_to_ws, style_ranges
+from stylegan.latent.edit import ganspace
+from stylegan.latent.settings import (
+    Direction,
+    Resolver,
+    Settings,
+    adapt,
+    lattice_seeds,
+    load_settings,
+    render_settings,
+    save_settings,
+    settings_to_ws,
+    synthesize,
+    untransform,
+)
 from stylegan.studio import layers
 from stylegan.studio.render import LatestWins, Superseded
 from stylegan.studio.session import MAX_UPLOAD, Session
-from stylegan.studio.state import (Direction, Resolver, Settings, adapt, lattice_seeds, load_settings,
-                                   render_settings, save_settings, settings_to_ws, synthesize, untransform)
-
-from conftest import DATA
 
 SG2 = DATA / "tf_sg2_skip_resnet_32.pkl"
 COND = DATA / "tf_ada_cond_32.pkl"

@@ -4,12 +4,11 @@ import PIL.Image
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import DATA
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.generate import set_input_transform
-
-from conftest import DATA
+from stylegan.latent.generate import set_input_transform
 
 
 def _best_shift(moved: np.ndarray, base: np.ndarray, axis: int, max_shift: int = 10) -> tuple[int, float, float]:

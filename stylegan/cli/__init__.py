@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import warnings
 
-from ..allocator import keep_freed_memory
+from ..runtime import keep_freed_memory
+from . import (  # noqa: F401
+    commands_dataset,
+    commands_demo,
+    commands_edit,
+    commands_export,
+    commands_generate,
+    commands_hub,
+    commands_latent,
+    commands_metrics,
+    commands_pipeline,
+    commands_project,
+    commands_studio,  # (importing registers the verbs)
+    commands_train,
+)
 from .common import cli
-from . import (commands_dataset, commands_demo, commands_edit, commands_export, commands_generate,  # noqa: F401
-               commands_hub, commands_latent, commands_metrics, commands_pipeline, commands_project,
-               commands_studio, commands_train)  # (importing registers the verbs)
 
 
 def main() -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ..choices import DATASET_TRANSFORMS as TRANSFORMS
-from ..outputs import check_outputs
+from ..data import DATASET_TRANSFORMS as TRANSFORMS
+from ..io.outputs import check_outputs
 from .common import cli, user_errors
 
 

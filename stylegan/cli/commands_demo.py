@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import click
 
-from ..builtin import DEMO
-from ..choices import DEMO_PROJECTION_STEPS as PROJECTION_STEPS
-from ..outputs import check_outputs
+from ..hub.builtin import DEMO
+from ..io.outputs import check_outputs
+from ..media import DEMO_PROJECTION_STEPS as PROJECTION_STEPS
 from .common import cli, resolve_device, user_errors
 
 
@@ -19,8 +19,8 @@ from .common import cli, resolve_device, user_errors
 def demo(network: str, outdir: str, projection_steps: int, device: str) -> None:
     """Samples, style mixing, stochastic variation, truncation, interpolation and projection, with an
     index.html explaining each (the file list is printed as it is written)."""
-    from .. import formats
-    from ..demo import FILES, run_demo
+    from .. import hub
+    from ..media.demo import FILES, run_demo
     check_outputs([outdir], [f"{outdir}/{name}" for name in FILES])
-    G = formats.load(network, device=resolve_device(device))
+    G = hub.load(network, device=resolve_device(device))
     run_demo(G, outdir, projection_steps, log=click.echo)

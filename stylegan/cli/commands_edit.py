@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from ..builtin import DEMO
 from ..errors import StyleGANError
-from ..outputs import check_outputs
+from ..hub.builtin import DEMO
+from ..io.outputs import check_outputs
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
 
@@ -17,7 +17,7 @@ def directions() -> None:
 
 
 def _report(d, out: str) -> None:
-    from ..io import save_directions
+    from ..io.latents import save_directions
     save_directions(out, d.directions, d.scales, d.values, d.method)
     click.echo(f"{out}: {len(d.directions)} {d.method} direction(s)")
     for i in range(min(8, len(d.directions))):
@@ -33,10 +33,11 @@ def _report(d, out: str) -> None:
 @user_errors
 def sefa(network, layer_spec, num, out, device):
     """SeFa: closed-form directions from the style weights (no sampling, no extra network)."""
-    from .. import edit as editing, formats
-    from ..latent import resolve_layers
+    from .. import hub
+    from ..latent import edit as editing
+    from ..latent.space import resolve_layers
     check_outputs(files=[out])
-    G = formats.load(network, device=resolve_device(device))
+    G = hub.load(network, device=resolve_device(device))
     _report(editing.sefa(G, resolve_layers(G, layer_spec), num), out)
 
 
@@ -51,11 +52,12 @@ def sefa(network, layer_spec, num, out, device):
 @user_errors
 def ganspace(network, samples, num, class_idx, seed, out, device):
     """GANSpace: principal components of w, with their standard deviations as strength units."""
-    from .. import edit as editing, formats
+    from .. import hub
+    from ..latent import edit as editing
     if samples < 2:
         raise StyleGANError("--samples must be at least 2")
     check_outputs(files=[out])
-    G = formats.load(network, device=resolve_device(device))
+    G = hub.load(network, device=resolve_device(device))
     _report(editing.ganspace(G, samples, num, seed=seed, class_idx=class_idx), out)
 
 
@@ -72,10 +74,11 @@ def ganspace(network, samples, num, class_idx, seed, out, device):
 @user_errors
 def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out, device):
     """InterFaceGAN: a linear boundary fitted to per-seed scores or labels."""
-    from .. import edit as editing, formats
-    from ..io import load_direction
+    from .. import hub
+    from ..io.latents import load_direction
+    from ..latent import edit as editing
     check_outputs(files=[out])
-    G = formats.load(network, device=resolve_device(device))
+    G = hub.load(network, device=resolve_device(device))
     seeds, values = editing.read_scores(scores)
     others = [load_direction(c, G.w_dim)[0] for c in conditions]
     _report(editing.interfacegan(G, seeds, values, ratio, classifier, others, class_idx), out)
@@ -108,11 +111,14 @@ def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, s
     """Move seeds or projected ws along a direction in chosen layers: one strip per latent (grid)."""
     import numpy as np
     import torch
-    from .. import edit as editing, video
-    from ..figures import labeled_grid
-    from ..generate import render
-    from ..io import load_direction, save_png
-    from ..latent import resolve_layers
+
+    from ..io.images import save_png
+    from ..io.latents import load_direction
+    from ..io.video import write_video
+    from ..latent import edit as editing
+    from ..latent.generate import render
+    from ..latent.space import resolve_layers
+    from ..media.figures import labeled_grid
     if (seeds is None) == (projected_w is None):
         raise StyleGANError("give either --seeds or --projected-w")
     strengths = parse_strengths(strength)
@@ -131,5 +137,5 @@ def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, s
     if video_path:
         sweep = np.linspace(min(strengths), max(strengths), 60)
         edited = torch.cat([editing.apply_direction(ws[:1], vector, k * unit, layers) for k in sweep])
-        video.write_video(iter(render(G, edited, gen.noise_mode)), video_path, fps=20)
+        write_video(iter(render(G, edited, gen.noise_mode)), video_path, fps=20)
         click.echo(video_path)

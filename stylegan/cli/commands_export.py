@@ -5,12 +5,11 @@ from pathlib import Path
 
 import click
 
-from ..builtin import DEMO
-from ..choices import (EXPORT_FORMATS as FORMATS, EXPORT_NOISE_MODES as NOISE_MODES, EXPORT_PARTS as PARTS,
-                       EXPORT_PRECISIONS as PRECISIONS, EXPORT_TOLERANCE as DEFAULT_TOLERANCE)
 from ..errors import InputError
-from ..outputs import check_outputs
-from ..seeds import parse_seeds
+from ..export import DEFAULT_TOLERANCE, FORMATS, NOISE_MODES, PARTS, PRECISIONS
+from ..hub.builtin import DEMO
+from ..io.outputs import check_outputs
+from ..latent.seeds import parse_seeds
 from .common import cli, user_errors
 
 PART_NAMES = {"mapping": "mapping network", "synthesis": "synthesis network", "full": "generator (z -> image)"}
@@ -57,13 +56,13 @@ def export(network: str, fmt: str, out: str, part: str, batch: str, precision: s
            no_verify: bool) -> None:
     """Export the mapping, the synthesis or the whole generator to ONNX or TorchScript, run it on a few seeds,
     and fail if it differs from PyTorch by more than the tolerance."""
-    from .. import formats
+    from .. import hub
     from ..export import ExportSpec, export_generator, sidecar_path
     check_outputs(files=[out, sidecar_path(out)])
     spec = ExportSpec(part=part, batch=parse_batch(batch), precision=precision, truncation_psi=truncation_psi,
                       truncation_cutoff=truncation_cutoff, noise_mode=noise_mode)
     seed_list = parse_seeds(seeds)
-    G = formats.load(network, device="cpu")
+    G = hub.load(network, device="cpu")
     result = export_generator(G, out, fmt, spec, check=not no_verify, seeds=seed_list, tolerance=tolerance,
                               source=Path(network).name)
     io = result.part

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..builtin import DEMO
 from ..errors import StyleGANError
-from ..outputs import RunRecord, check_outputs, network_identity
-from ..seeds import parse_seeds
+from ..hub.builtin import DEMO
+from ..io.outputs import RunRecord, check_outputs, network_identity
+from ..latent.seeds import parse_seeds
 from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, resolve_device, user_errors
 
 
@@ -51,7 +51,8 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         raise StyleGANError(f"--batch must be at least 1, got {batch_size}")
     grid_shape = parse_grid(grid)
     import torch
-    from ..bulk import distributed_env, image_name
+
+    from ..latent.bulk import distributed_env, image_name
     rank, world_size, local_rank = distributed_env()
     if grid_shape and (world_size > 1 or out_format == "zip"):
         raise StyleGANError("--grid needs a single process writing PNG files")
@@ -68,10 +69,11 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
                            delete=rank == 0).check()
     if world_size > 1 and gen.device in ("auto", "cuda") and torch.cuda.is_available():
         gen.device = f"cuda:{local_rank}"
-    from ..bulk import generate_to_folder
-    from ..generate import check_truncation, render
-    from ..io import make_grid, read_image, save_png
-    from ..latent import class_label, load_ws
+    from ..io.images import make_grid, read_image, save_png
+    from ..io.latents import load_ws
+    from ..latent.bulk import generate_to_folder
+    from ..latent.generate import check_truncation, render
+    from ..latent.space import class_label
     G = gen.load()
     psi, cutoff = getattr(G, "default_truncation", (1.0, None))
     if seeds is not None and psi != 1 and gen.truncation_psi == 1:
@@ -105,13 +107,13 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
 
 def _generate_from_settings(gen: GeneratorOptions, path: Path, outdir: Path) -> None:
     """Render a studio settings file to OUTDIR/NAME.png, exactly as the studio showed it."""
-    from .. import formats
-    from ..io import save_png
-    from ..studio.state import Resolver, load_settings, render_settings
+    from .. import hub
+    from ..io.images import save_png
+    from ..latent.settings import Resolver, load_settings, render_settings
     settings = load_settings(path)
     if gen.network != DEMO or not settings.network:
         settings.network = gen.network
-    G = formats.load(settings.network, device=resolve_device(gen.device), config=gen.config)
+    G = hub.load(settings.network, device=resolve_device(gen.device), config=gen.config)
     image, _ = render_settings(G, settings, Resolver(base=path.parent))
     save_png(image, outdir / f"{path.stem}.png")
     click.echo(str(outdir / f"{path.stem}.png"))
@@ -129,8 +131,9 @@ def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
 @user_errors
 def info(network: str, config: str | None) -> None:
     """Describe a checkpoint: format, networks, resolution, dims, style layers, parameters."""
-    from ..info import describe
-    click.echo(describe(network, config=config))
+    from ..formats.info import describe
+    from ..hub import resolve_network
+    click.echo(describe(resolve_network(network), config=config, label=network))
 
 
 @cli.command()
@@ -142,9 +145,9 @@ def info(network: str, config: str | None) -> None:
 @user_errors
 def convert(src: str, dst: str, to: str, config: str | None) -> None:
     """Convert a checkpoint SRC (any supported format) to DST in the native or rosinality format."""
-    from .. import formats
+    from .. import formats, hub
     check_outputs(files=[dst])
-    nets = formats.load_networks(src, config=config)
+    nets = hub.load_networks(src, config=config)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         written = formats.export(nets, dst, to=to, extra={"converted_from": Path(src).name})

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from ..errors import StyleGANError
-from ..outputs import check_outputs
-from ..seeds import parse_seeds
+from ..io.outputs import check_outputs
+from ..latent.seeds import parse_seeds
 from .common import GeneratorOptions, cli, generator_options, parse_grid, user_errors
+
 
 @cli.command()
 @generator_options
@@ -23,9 +24,9 @@ from .common import GeneratorOptions, cli, generator_options, parse_grid, user_e
 @user_errors
 def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
     """Style mixing figure: each cell is row A with column B's styles in the chosen layers."""
-    from .. import figures
-    from ..io import save_png
-    from ..latent import resolve_layers
+    from ..io.images import save_png
+    from ..latent.space import resolve_layers
+    from ..media import figures
     check_outputs(files=[Path(outdir) / "grid.png"])
     G = gen.load()
     row_ws, row_labels = gen.sources(G, rows)
@@ -46,13 +47,13 @@ def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
 @user_errors
 def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir):
     """Stochastic variation (several noise draws, zoomed crops, per-pixel std dev) and noise in layers."""
-    from .. import figures
-    from ..io import save_png
+    from ..io.images import save_png
+    from ..media import figures
+    from ..models.noise import require_noise
     out = Path(outdir)
     check_outputs([out], [out / "noise-layers.png"])
     G = gen.load()
-    if not hasattr(G.synthesis, "noise_layers"):
-        raise StyleGANError(f"StyleGAN{G.generation} networks have no noise inputs; use a StyleGAN1/2 network")
+    require_noise(G, "stylegan noise")
     if samples < 1 or std_samples < 2:
         raise StyleGANError("--samples must be at least 1 and --std-samples at least 2")
     ws, labels = gen.sources(G, seeds)
@@ -76,9 +77,9 @@ def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir
 @user_errors
 def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
     """Truncation sweep: rows = seeds, columns = truncation psi (0 = the average image, negative = past it)."""
-    from .. import figures
-    from ..io import save_png
-    from ..latent import sources_to_ws
+    from ..io.images import save_png
+    from ..latent.space import sources_to_ws
+    from ..media import figures
     if old_psis is not None:
         warnings.warn("--psi is deprecated: --trunc names truncation psi in every verb (here a list of them)")
         psis = old_psis
@@ -113,17 +114,19 @@ def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
 def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop, grid, noise_loop, fps, output):
     """Latent walk video through seeds (W: cubic/linear, Z: slerp), or a noise-only loop."""
     import numpy as np
-    from .. import video
-    from ..io import make_grid
-    from ..latent import seeds_to_ws
+
+    from ..io.images import make_grid
+    from ..io.video import write_video
+    from ..latent.space import seeds_to_ws
+    from ..media import video
+    from ..models.noise import require_noise
     check_outputs(files=[output])
     G = gen.load()
     seed_list = parse_seeds(seeds)
     cols, rows = parse_grid(grid)
     cells = cols * rows
     if noise_loop:
-        if not hasattr(G.synthesis, "noise_layers"):
-            raise StyleGANError(f"--noise-loop needs noise inputs; StyleGAN{G.generation} networks have none")
+        require_noise(G, "--noise-loop")
         if len(seed_list) != cells:
             raise StyleGANError(f"--noise-loop shows one seed per grid cell: give {cells} seeds for --grid {grid}")
         ws = seeds_to_ws(G, seed_list, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx)
@@ -139,7 +142,7 @@ def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop
                                loop, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx) for i in range(cells)]
         frames = video.walk_frames(G, walks, (cols, rows), gen.noise_mode)
         total = len(walks[0])
-    count = video.write_video(frames, output, fps, total)
+    count = write_video(frames, output, fps, total)
     click.echo(f"{output}: {count} frames")
 
 
@@ -151,9 +154,9 @@ def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop
 @user_errors
 def layers(gen: GeneratorOptions, seed_a, seed_b, outdir):
     """For each ws row: A with only that row from B, in one labelled strip."""
-    from .. import figures
-    from ..io import save_png
-    from ..latent import style_ranges
+    from ..io.images import save_png
+    from ..media import figures
+    from ..models.common import style_ranges
     check_outputs([outdir])
     G = gen.load()
     ws_a, label_a = gen.sources(G, seed_a)

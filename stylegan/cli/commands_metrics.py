@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import click
 
-from ..builtin import DEMO
-from ..choices import METRIC_DESCRIPTIONS
-from ..outputs import check_outputs
+from ..hub.builtin import DEMO
+from ..io.outputs import check_outputs
+from ..metrics import METRIC_DESCRIPTIONS
 from .common import cli, resolve_device, user_errors
 
 _NAMES = "\n".join(f"  {name:<12} {about}" for name, about in METRIC_DESCRIPTIONS.items())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..seeds import parse_seeds
+from ..latent.seeds import parse_seeds
 from .common import cli, resolve_device, user_errors
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import click
 
-from ..builtin import DEMO
-from ..choices import PROJECTION_METHODS as METHODS
 from ..errors import StyleGANError
-from ..outputs import RunRecord, check_outputs, network_identity
+from ..hub.builtin import DEMO
+from ..io.outputs import RunRecord, check_outputs, network_identity
+from ..latent import PROJECTION_METHODS as METHODS
 from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
 
@@ -39,17 +39,17 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
 
     The settings are recorded in OUTDIR/stylegan-project.json: a rerun with the same settings skips the
     targets already projected, one with other settings stops (add --overwrite to project anew)."""
-    from ..project import image_files, project_files
+    from ..latent.projection import image_files, project_files
     files = image_files(target)
     record = _prepare_outdir(Path(target), files, Path(outdir), save_video, overwrite,
                              dict(network=network_identity(network), method=method, space=space,
                                   num_steps=num_steps, loss=loss, init=init, lr=lr, no_noise=no_noise,
                                   stabilize=stabilize, class_idx=class_idx, seed=seed, vgg=vgg))
-    from .. import formats
-    from ..io import decode_image
+    from .. import hub
+    from ..io.images import decode_image
+    from ..latent.perceptual import PROJECTION_LOSSES
     from ..nets import WeightsMissingError, load_vgg16_net
-    from ..perceptual import PROJECTION_LOSSES
-    nets = formats.load_networks(network, ("G_ema", "D"), resolve_device(device))
+    nets = hub.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
     if stabilize and not hasattr(G.synthesis, "input"):
         raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
@@ -84,8 +84,8 @@ def _prepare_outdir(target: Path, files: list[Path], out: Path, save_video: bool
 
 
 def _save_strip(images, labels, path: Path) -> None:
-    from ..figures import labeled_grid
-    from ..io import save_png
+    from ..io.images import save_png
+    from ..media.figures import labeled_grid
     save_png(labeled_grid([list(images)], None, labels), path)
     click.echo(str(path))
 
@@ -101,9 +101,10 @@ def _save_strip(images, labels, path: Path) -> None:
 def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
     """Morph between two ws (.npz from projection, or seeds) by linear interpolation in W+."""
     import torch
-    from .. import video
-    from ..generate import render
-    from ..latent import interpolate
+
+    from ..io.video import write_video
+    from ..latent.generate import render
+    from ..latent.space import interpolate
     if steps < 1:
         raise StyleGANError("--steps must be at least 1")
     check_outputs(files=[Path(outdir) / "morph.png"] + ([video_path] if video_path else []))
@@ -114,7 +115,7 @@ def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
     images = render(G, path, gen.noise_mode)
     _save_strip(images, [f"{i}/{steps}" for i in range(steps + 1)], Path(outdir) / "morph.png")
     if video_path:
-        video.write_video(iter(images), video_path, fps=max(steps / 2, 1))
+        write_video(iter(images), video_path, fps=max(steps / 2, 1))
         click.echo(video_path)
 
 
@@ -128,8 +129,11 @@ def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
 def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
     """Layer crossover: content layers from one image, style layers from another."""
     import torch
-    from ..generate import render
-    from ..latent import crossover as crossover_ws, resolve_layers, save_ws
+
+    from ..io.latents import save_ws
+    from ..latent.generate import render
+    from ..latent.space import crossover as crossover_ws
+    from ..latent.space import resolve_layers
     check_outputs(files=[Path(outdir) / "crossover_w.npz", Path(outdir) / "crossover.png"])
     G = gen.load()
     c, _ = gen.sources(G, content)
@@ -157,8 +161,10 @@ def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
 def expression(gen: GeneratorOptions, target_src, neutral, expressive, strength, outdir):
     """Expression transfer: target + strength * (expressive - neutral)."""
     import torch
-    from ..generate import render
-    from ..latent import expression as expression_ws, save_ws
+
+    from ..io.latents import save_ws
+    from ..latent.generate import render
+    from ..latent.space import expression as expression_ws
     try:
         strengths = [float(v) for v in strength.split(",")]
     except ValueError:

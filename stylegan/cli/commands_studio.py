@@ -8,7 +8,7 @@ import webbrowser
 import click
 
 from ..errors import StyleGANError
-from ..outputs import check_outputs
+from ..io.outputs import check_outputs
 from .common import cli, resolve_device, user_errors
 
 INSTALL_HINT = "pip install 'stylegan[studio]'"
@@ -35,6 +35,7 @@ def studio(networks: tuple[str, ...], port: int, host: str, token: str | None, a
     """Explore a generator in the browser: seeds, mixing, truncation, noise, layers, edits, projection."""
     try:
         import uvicorn  # noqa: F401  (checked here to name the extra; Studio imports it)
+
         from ..studio.server import Studio
     except ImportError as exc:
         raise StyleGANError(f"the studio needs starlette and uvicorn ({exc.name} is missing): {INSTALL_HINT}") from None

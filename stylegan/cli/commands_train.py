@@ -5,8 +5,9 @@ from pathlib import Path
 
 import click
 
-from ..choices import AUGMENT_MODES, G_ARCHITECTURES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
-from ..outputs import check_outputs
+from ..io.outputs import check_outputs
+from ..models import G_ARCHITECTURES
+from ..train import AUGMENT_MODES, CONFIGS, LOSSES
 from .common import cli, user_errors
 
 

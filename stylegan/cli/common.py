@@ -7,11 +7,11 @@ from dataclasses import dataclass, fields
 
 import click
 
-from ..builtin import DEMO
-from ..choices import PRECISIONS
 from ..errors import StyleGANError
+from ..hub.builtin import DEMO
 from ..hub.cache import DOWNLOAD_ENV, OFFLINE_ENV
-from ..outputs import describe_os_error
+from ..io.outputs import describe_os_error
+from ..models import PRECISIONS
 
 
 def _set_env(name: str):
@@ -126,16 +126,16 @@ class GeneratorOptions:
 
     def load(self):
         """G_ema on the chosen device, with the StyleGAN3 transform and the speed options applied."""
-        from .. import formats
-        from ..generate import set_input_transform
-        from ..precision import configure
-        G = formats.load(self.network, device=resolve_device(self.device), config=self.config)
+        from .. import hub
+        from ..latent.generate import set_input_transform
+        from ..models.precision import configure
+        G = hub.load(self.network, device=resolve_device(self.device), config=self.config)
         set_input_transform(G, parse_vec2(self.translate), self.rotate)
         return configure(G, self.precision, self.compile_)
 
     def sources(self, G, text: str):
         """ws and labels for seeds and/or ws files, with these options' truncation and class."""
-        from ..latent import sources_to_ws
+        from ..latent.space import sources_to_ws
         return sources_to_ws(G, text, self.truncation_psi, self.truncation_cutoff, self.class_idx)
 
 

@@ -28,9 +28,10 @@ from typing import Iterator
 import PIL.Image
 from tqdm import tqdm
 
-from ..choices import DATASET_TRANSFORMS as TRANSFORMS
 from ..errors import InputError
-from ..io import atomic_path, decode_image
+from ..io.files import atomic_path
+from ..io.images import decode_image
+from . import DATASET_TRANSFORMS as TRANSFORMS
 from .dataset import ToonFacesDataset, is_builtin
 
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}

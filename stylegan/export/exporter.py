@@ -9,10 +9,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..choices import EXPORT_FORMATS as FORMATS, EXPORT_TOLERANCE as DEFAULT_TOLERANCE
 from ..errors import InputError, StyleGANError
-from ..io import atomic_path
-from ..latent import device_of
+from ..io.files import atomic_path
+from ..latent.space import device_of
+from . import DEFAULT_TOLERANCE, FORMATS
 from .parts import ExportSpec, Part
 from .sidecar import sidecar, sidecar_path, write_sidecar
 from .to_onnx import OPSET, require, run_onnx, write_onnx

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..choices import EXPORT_NOISE_MODES as NOISE_MODES, EXPORT_PARTS as PARTS, EXPORT_PRECISIONS as PRECISIONS
 from ..errors import InputError
-from ..latent import class_label
-from ..precision import configure
-
+from ..latent.space import class_label
+from ..models.precision import configure
+from . import NOISE_MODES, PARTS, PRECISIONS
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from torch import nn
 
-from ..io import atomic_path
-from ..latent import style_ranges
+from ..io.files import atomic_path
+from ..models.common import style_ranges
 from .parts import Part, TensorSpec
 
 Z_CONVENTION = "z = numpy.random.RandomState(seed).randn(1, z_dim), as float32"

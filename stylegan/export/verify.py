@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from ..errors import StyleGANError
-from ..generate import input_transform
-from ..latent import mix, seeds_to_z
+from ..latent.generate import input_transform
+from ..latent.space import mix, seeds_to_z
 from .parts import Part, has_input_transform
 
 VERIFY_PSI = 0.7

@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, StyleGANError
-from ..hub import resolve_network
 from . import mmgen, mmgen_config, native, nvidia_pkl, nvidia_tf, rosinality
 from .common import TORCH_LEGACY_MAGIC, ZIP_MAGIC, read_torch_file
 
@@ -75,7 +74,6 @@ def _inspect(path: str | Path) -> tuple[str, Any]:
 
 def detect_format(path: str | Path) -> str:
     """'nvidia-pkl', 'nvidia-tf', 'native', 'rosinality' or 'mmgen', from the file's content; raise otherwise."""
-    path = resolve_network(path)
     return _inspect(path)[0]
 
 
@@ -83,13 +81,11 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
                   config: str | Path | dict | None = None) -> dict[str, nn.Module]:
     """Load the networks named in `which` (default: all of G, G_ema, D present) from any supported file.
 
-    `path` may also be an http(s) URL or a published checkpoint's short name (`stylegan models`):
-    it is downloaded once into the cache and read from there by the same safe loaders.
+    `path` is a local file (`stylegan.load_networks` also takes URLs and published names, see `stylegan.hub`).
 
     `config` matters for MMGeneration checkpoints only: their config file, model-zoo config name or
     `model` dict (it says whether the weights are RGB or BGR and, for StyleGAN3, the layer schedule).
     """
-    path = resolve_network(path)
     fmt, obj = _inspect(path)
     try:
         if fmt in ("nvidia-pkl", "nvidia-tf"):
@@ -111,8 +107,7 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
 
 def load(path: str | Path, device: torch.device | str = "cpu", which: str = "G_ema",
          config: str | Path | dict | None = None) -> nn.Module:
-    """Load one network ('G_ema', 'G' or 'D') from a checkpoint file, URL or short name, on `device`,
-    in eval mode.
+    """Load one network ('G_ema', 'G' or 'D') from a local checkpoint file, on `device`, in eval mode.
 
     `config`: for MMGeneration checkpoints, see `load_networks`.
     """
@@ -127,7 +122,6 @@ def load(path: str | Path, device: torch.device | str = "cpu", which: str = "G_e
 
 def network_names(path: str | Path) -> list[str]:
     """Names of the networks a checkpoint holds (in a form this package rebuilds), without rebuilding them."""
-    path = resolve_network(path)
     fmt, obj = _inspect(path)
     if fmt == "native":
         return list(native.read_metadata(path)["networks"])
@@ -145,7 +139,6 @@ def network_names(path: str | Path) -> list[str]:
 def recorded_training_set(path: str | Path) -> dict | None:
     """The dataset options (`training_set_kwargs`) an official training snapshot recorded; None for files
     that record none."""
-    path = resolve_network(path)
     if detect_format(path) != "nvidia-pkl":
         return None
     with open(path, "rb") as f:

@@ -15,13 +15,31 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..models import ARCHITECTURES, arch_name
-from ..io import atomic_path
+from ..io.files import atomic_path
+from ..models import stylegan1, stylegan2, stylegan3
+from ..models.discriminator import Discriminator
 
 FORMAT_KEY = "stylegan.format"
 FORMAT_VERSION = "1"
 NETWORKS_KEY = "stylegan.networks"
 EXTRA_KEY = "stylegan.extra"
+
+# The architecture names native files store, and the classes they stand for.
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "stylegan1.Generator": stylegan1.Generator,
+    "stylegan1.Discriminator": stylegan1.Discriminator,
+    "stylegan2.Generator": stylegan2.Generator,
+    "stylegan3.Generator": stylegan3.Generator,
+    "stylegan2.Discriminator": Discriminator,
+}
+
+
+def arch_name(net: nn.Module) -> str:
+    """The architecture name under which `net` is stored in native checkpoints."""
+    for name, cls in ARCHITECTURES.items():
+        if type(net) is cls:
+            return name
+    raise TypeError(f"{type(net).__name__} is not a network this package can save")
 
 
 def save_networks(nets: dict[str, nn.Module], path: str | Path, extra: dict | None = None) -> None:

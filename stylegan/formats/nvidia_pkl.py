@@ -14,9 +14,9 @@ from torch import nn
 from ..errors import CheckpointError
 from ..models.discriminator import Discriminator
 from ..models.stylegan2 import Generator as Generator2
-from ..safe_pickle import PersistentObject, safe_load
 from .common import fill_module
 from .nvidia_sg3 import stylegan3_generator
+from .safe_pickle import PersistentObject, safe_load
 
 NETWORK_KEYS = ("G", "D", "G_ema")
 

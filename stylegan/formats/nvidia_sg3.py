@@ -5,7 +5,7 @@ import numpy as np
 from torch import nn
 
 from ..models.stylegan3 import Generator as Generator3
-from ..safe_pickle import PersistentObject
+from .safe_pickle import PersistentObject
 
 LAYER_FIELDS = ("is_torgb", "is_critically_sampled", "use_fp16", "in_channels", "out_channels", "in_size",
                 "out_size", "in_sampling_rate", "out_sampling_rate", "in_cutoff", "out_cutoff", "in_half_width",

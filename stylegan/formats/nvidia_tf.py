@@ -21,8 +21,8 @@ from ..models.discriminator import Discriminator as Discriminator2
 from ..models.stylegan1 import Discriminator as Discriminator1
 from ..models.stylegan1 import Generator as Generator1
 from ..models.stylegan2 import Generator as Generator2
-from ..safe_pickle import TFNetworkState, safe_load
 from .common import fill_module
+from .safe_pickle import TFNetworkState, safe_load
 
 NETWORK_KEYS = ("G", "D", "G_ema")
 # StyleGAN2 configs E-F, configs B-D, and StyleGAN2-ADA TF (same variables as configs E-F).

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..io import atomic_path
+from ..io.files import atomic_path
 from ..models.discriminator import Discriminator
 from ..models.stylegan2 import Generator as Generator2
 from .common import estimate_w_avg, fill_module

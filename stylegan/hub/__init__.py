@@ -2,16 +2,17 @@
 
 `resolve_network(spec)` turns what a user passes as a network into a local file: `builtin:` names, local
 paths (unchanged), http(s) URLs (downloaded once into the cache) and model-zoo names such as
-`ffhq-1024-sg3t` (see `zoo.py`). The file is then read by the same safe loaders as any local file.
+`ffhq-1024-sg3t` (see `zoo.py`). `load` and `load_networks` (`stylegan.load`, `stylegan.load_networks`)
+resolve first and then hand the local file to `stylegan.formats`, which reads local files only: parsing a
+file never starts a download.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .. import builtin
 from ..errors import CheckpointError
-from . import zoo
+from . import builtin, zoo
 from .cache import cache_root, is_offline, is_url, network_cache_path
 from .download import DownloadError, OfflineError, fetch, verify_cached
 
@@ -46,5 +47,19 @@ def resolve_network(spec: str | os.PathLike) -> str | Path:
     return spec
 
 
-__all__ = ["DownloadError", "OfflineError", "cache_root", "download_network", "fetch", "is_offline", "is_url",
-           "network_path", "resolve_network", "verify_cached", "zoo"]
+def load_networks(spec: str | os.PathLike, which: tuple[str, ...] | None = None, device="cpu",
+                  config: str | os.PathLike | dict | None = None) -> dict:
+    """`stylegan.formats.load_networks` for a network given as a path, `builtin:` name, URL or zoo name."""
+    from .. import formats
+    return formats.load_networks(resolve_network(spec), which, device, config)
+
+
+def load(spec: str | os.PathLike, device="cpu", which: str = "G_ema", config: str | os.PathLike | dict | None = None):
+    """`stylegan.formats.load` for a network given as a path, `builtin:` name, URL or zoo name: one network
+    ('G_ema', 'G' or 'D') on `device`, in eval mode."""
+    from .. import formats
+    return formats.load(resolve_network(spec), device, which, config)
+
+
+__all__ = ["load", "load_networks", "DownloadError", "OfflineError", "cache_root", "download_network", "fetch",
+           "is_offline", "is_url", "network_path", "resolve_network", "verify_cached", "zoo"]

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
-from ..io import atomic_path
+from ..io.files import atomic_path
 from .equivariance import compute_equivariance
 from .fid import compute_fid
 from .kid import compute_kid
+from .manifold import compute_pr
 from .options import MetricOptions
 from .ppl import compute_ppl
-from .precision_recall import compute_pr
 
 _FULL = dict(max_size=None, xflip=False)   # every image of the dataset, not mirrored
 

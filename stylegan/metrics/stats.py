@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io import load_arrays, save_arrays
+from ..io.files import load_arrays, save_arrays
 
 
 class FeatureStats:

@@ -1,29 +1,22 @@
-"""The networks: StyleGAN1/2/3 generators, the discriminators, the shared mapping network, and their names."""
-from torch import nn
+"""The networks: StyleGAN1/2/3 generators, the discriminators and the shared mapping network, with the noise
+interface (`noise`), the inference precision policy (`precision`) and the names the command line offers."""
+from __future__ import annotations
 
-from .discriminator import Discriminator
-from .mapping import MappingNetwork
-from .stylegan1 import Discriminator as StyleGAN1Discriminator
-from .stylegan1 import Generator as StyleGAN1Generator
-from .stylegan2 import Generator as StyleGAN2Generator
-from .stylegan3 import Generator as StyleGAN3Generator
+from ..lazy import exports
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {
-    "stylegan1.Generator": StyleGAN1Generator,
-    "stylegan1.Discriminator": StyleGAN1Discriminator,
-    "stylegan2.Generator": StyleGAN2Generator,
-    "stylegan3.Generator": StyleGAN3Generator,
-    "stylegan2.Discriminator": Discriminator,
-}
+# StyleGAN2 generator output architectures: RGB summed from every block (skip), or painted by the last block
+# only (orig; resnet with residual blocks).
+G_ARCHITECTURES = ("skip", "orig", "resnet")
+# What the reduced-precision layers compute in (see `precision`).
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
+__getattr__ = exports(__name__, {
+    "Discriminator": "discriminator", "MappingNetwork": "mapping", "StyleGAN1Discriminator": "stylegan1:Discriminator",
+    "StyleGAN1Generator": "stylegan1:Generator", "StyleGAN2Generator": "stylegan2:Generator",
+    "StyleGAN3Generator": "stylegan3:Generator", "style_ranges": "common", "channels_table": "common",
+    "configure": "precision",
+})
 
-def arch_name(net: nn.Module) -> str:
-    """The architecture name under which `net` is stored in native checkpoints."""
-    for name, cls in ARCHITECTURES.items():
-        if type(net) is cls:
-            return name
-    raise TypeError(f"{type(net).__name__} is not a network this package can save")
-
-
-__all__ = ["ARCHITECTURES", "arch_name", "Discriminator", "MappingNetwork", "StyleGAN1Discriminator",
-           "StyleGAN1Generator", "StyleGAN2Generator", "StyleGAN3Generator"]
+__all__ = ["G_ARCHITECTURES", "PRECISIONS", "Discriminator", "MappingNetwork", "StyleGAN1Discriminator",
+           "StyleGAN1Generator", "StyleGAN2Generator", "StyleGAN3Generator", "style_ranges", "channels_table",
+           "configure"]

@@ -19,21 +19,35 @@ def check_ws(ws: torch.Tensor, num_ws: int, w_dim: int) -> torch.Tensor:
     return ws
 
 
-NOISE_MODES = ("const", "random", "none")
+def channels_table(img_resolution: int, channel_base: int, channel_max: int,
+                   channels: dict | None = None, lowest: int = 4) -> dict[int, int]:
+    """Channels per resolution: min(channel_base // res, channel_max), unless given explicitly."""
+    resolutions = [2 ** i for i in range(int(np.log2(lowest)), int(np.log2(img_resolution)) + 1)]
+    if channels is not None:
+        table = {int(k): int(v) for k, v in channels.items()}
+        missing = [r for r in resolutions if r not in table]
+        if missing:
+            raise InputError(f"channels table lacks resolutions {missing}")
+        table = {r: table[r] for r in resolutions}
+    else:
+        table = {r: min(channel_base // r, channel_max) for r in resolutions}
+    empty = [r for r, c in table.items() if c < 1]
+    if empty:
+        raise InputError(f"no channels at resolutions {empty}: raise channel_base (now {channel_base}) to at least "
+                         f"{max(empty)} or give an explicit channels table")
+    return table
 
 
-def per_layer_noise(noise_mode, noise, count: int) -> tuple[list[str], list]:
-    """Expand `noise_mode` (one mode or one per layer) and `noise` (None or one tensor/None per layer) to
-    lists of `count` entries, checking them."""
-    modes = [noise_mode] * count if isinstance(noise_mode, str) else list(noise_mode)
-    tensors = [None] * count if noise is None else list(noise)
-    if len(modes) != count or len(tensors) != count:
-        raise InputError(f"per-layer noise settings need one entry per noise layer ({count}), "
-                         f"got {len(modes)} modes and {len(tensors)} noise tensors")
-    bad = [m for m in modes if m not in NOISE_MODES]
-    if bad:
-        raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {bad[0]!r}")
-    return modes, tensors
+STYLE_BANDS = {"coarse": (0, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
+
+
+def style_ranges(G) -> dict[str, list[int]]:
+    """The ws indices of the coarse (4²-8²), middle (16²-32²) and fine (64²+) styles of a generator.
+
+    StyleGAN1/2 map w i to resolution 4 * 2**(i // 2); StyleGAN3 uses each layer's cutoff frequency.
+    """
+    resolutions = G.synthesis.ws_resolutions()
+    return {band: [i for i, r in enumerate(resolutions) if lo <= r <= hi] for band, (lo, hi) in STYLE_BANDS.items()}
 
 
 def jsonable(obj: Any) -> Any:

@@ -7,10 +7,9 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, downsample2d, setup_filter
-from ..precision import activation_format, layer_dtype
-from .common import jsonable
+from .common import channels_table, jsonable
 from .mapping import MappingNetwork
-from .stylegan2 import channels_table
+from .precision import activation_format, layer_dtype
 
 
 class DiscriminatorBlock(nn.Module):

@@ -25,9 +25,9 @@ from torch import nn
 
 from ..errors import InputError
 from ..ops import FullyConnectedLayer
-from .common import GeneratorBase, check_resolution, check_ws, jsonable, per_layer_noise
+from .common import GeneratorBase, channels_table, check_resolution, check_ws, jsonable
 from .discriminator import MinibatchStdLayer
-from .stylegan2 import channels_table
+from .noise import per_layer_noise
 
 FLAVORS = {
     "nvidia": dict(latent_norm="rms", norm_eps=1e-8, up_activation=False),

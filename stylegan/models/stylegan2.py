@@ -9,30 +9,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..choices import G_ARCHITECTURES
 from ..errors import InputError
 from ..ops import Conv2dLayer, FullyConnectedLayer, bias_act, default_gain, modulated_conv2d, setup_filter, upsample2d
 from ..ops.bias_act import foldable_gain
-from ..precision import activation_format, layer_dtype, modconv_fused
-from .common import NOISE_MODES, GeneratorBase, check_resolution, check_ws, per_layer_noise
-
-def channels_table(img_resolution: int, channel_base: int, channel_max: int,
-                   channels: dict | None = None, lowest: int = 4) -> dict[int, int]:
-    """Channels per resolution: min(channel_base // res, channel_max), unless given explicitly."""
-    resolutions = [2 ** i for i in range(int(np.log2(lowest)), int(np.log2(img_resolution)) + 1)]
-    if channels is not None:
-        table = {int(k): int(v) for k, v in channels.items()}
-        missing = [r for r in resolutions if r not in table]
-        if missing:
-            raise InputError(f"channels table lacks resolutions {missing}")
-        table = {r: table[r] for r in resolutions}
-    else:
-        table = {r: min(channel_base // r, channel_max) for r in resolutions}
-    empty = [r for r, c in table.items() if c < 1]
-    if empty:
-        raise InputError(f"no channels at resolutions {empty}: raise channel_base (now {channel_base}) to at least "
-                         f"{max(empty)} or give an explicit channels table")
-    return table
+from . import G_ARCHITECTURES
+from .common import GeneratorBase, channels_table, check_resolution, check_ws
+from .noise import NOISE_MODES, per_layer_noise
+from .precision import activation_format, layer_dtype, modconv_fused
 
 
 class SynthesisLayer(nn.Module):

@@ -15,8 +15,9 @@ from torch import nn
 from ..errors import InputError
 from ..ops import FullyConnectedLayer, normalized_modulated_conv2d
 from ..ops.filtered_lrelu import filtered_lrelu
-from ..precision import activation_format, layer_dtype, modconv_fused
 from .common import GeneratorBase, check_ws
+from .noise import NOISE_MODES
+from .precision import activation_format, layer_dtype, modconv_fused
 
 
 def design_lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float,
@@ -261,8 +262,8 @@ class SynthesisNetwork(nn.Module):
         convolution per layer (any batch size, as exporters need); `input_transform` [3, 3] replaces
         `input.transform` for this call.
         """
-        if noise_mode not in ("const", "random", "none"):
-            raise InputError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        if noise_mode not in NOISE_MODES:
+            raise InputError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         ws = check_ws(ws, self.num_ws, self.w_dim).to(torch.float32).unbind(dim=1)
         fused_modconv = modconv_fused(fused_modconv, True, ws[0].device, self.training)
         x = self.input(ws[0], input_transform)
@@ -274,6 +275,10 @@ class SynthesisNetwork(nn.Module):
         if self.output_scale != 1:
             x = x * self.output_scale
         return x.to(torch.float32)
+
+    def noise_layers(self) -> list[nn.Module]:
+        """None: StyleGAN3 has no per-layer noise inputs (the common interface of `stylegan.models.noise`)."""
+        return []
 
     def ws_resolutions(self) -> list[int]:
         """The detail scale each w row controls, as the resolution whose Nyquist limit is the row's cutoff

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
-from ..safe_pickle import SafeUnpickler
+from ..formats.safe_pickle import SafeUnpickler
 
 _STORAGE_DTYPES = {
     "FloatStorage": torch.float32, "DoubleStorage": torch.float64, "HalfStorage": torch.float16,

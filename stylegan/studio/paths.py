@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from ..io import split_index  # noqa: F401  (also imported from here)
+from ..io.latents import split_index  # noqa: F401  (also imported from here)
 
 
 class Refused(InputError):

@@ -15,17 +15,18 @@ import numpy as np
 import PIL.Image
 import torch
 
-from .. import formats
-from ..builtin import DEMO, PREFIX, has_demo
+from .. import hub
 from ..errors import InputError, StyleGANError
 from ..hub import is_url, zoo
-from ..io import load_directions, read_image, save_png
-from ..latent import load_ws, save_ws, style_ranges
-from ..project import project
+from ..hub.builtin import DEMO, PREFIX, has_demo
+from ..io.images import read_image, save_png
+from ..io.latents import load_directions, load_ws, save_ws
+from ..latent.projection import project
+from ..latent.settings import Resolver, Settings, adapt, has_transform, render_settings, save_settings, synthesize
+from ..models.common import style_ranges
 from . import layers
 from .paths import PathGuard
 from .render import Busy
-from .state import Resolver, Settings, adapt, has_transform, noise_layers, render_settings, save_settings, synthesize
 
 MAX_UPLOAD = 20 * 1024 * 1024
 BUSY = "a projection is already running; wait for it to finish"
@@ -62,7 +63,7 @@ class Session:
     @staticmethod
     def _name(name: str) -> str:
         if str(name).startswith(PREFIX) or is_url(name) or zoo.find(name) is not None:
-            return str(name)  # downloaded into the cache by formats.load; only those given at start are offered
+            return str(name)  # downloaded into the cache by hub.load; only those given at start are offered
         return str(Path(name).expanduser().resolve())
 
     def check_path(self, path: str | Path) -> Path:
@@ -78,7 +79,7 @@ class Session:
             if name not in self.given and not name.startswith(PREFIX):
                 if not self.check_path(name).is_file():
                     raise InputError(f"{Path(name).name}: no such checkpoint file")
-            self._models = {name: formats.load(name, device=self.device)}  # keep one network in memory
+            self._models = {name: hub.load(name, device=self.device)}  # keep one network in memory
             if name not in self.networks:
                 self.networks.append(name)
         return self._models[name]
@@ -91,7 +92,8 @@ class Session:
             table = layers.layer_table(G, lambda: synthesize(G, render_settings(G, s, self.resolver)[1], s))
         return {"network": self._name(name), "networks": self.networks, "generation": G.generation,
                 "resolution": G.img_resolution, "num_ws": G.num_ws, "c_dim": G.c_dim,
-                "noise_layers": len(noise_layers(G)), "transform": has_transform(G), "ranges": style_ranges(G),
+                "noise_layers": len(G.synthesis.noise_layers()), "transform": has_transform(G),
+                "ranges": style_ranges(G),
                 "layers": [vars(info) for info in table], "device": str(self.device)}
 
     def switch(self, name: str, settings: dict[str, Any]) -> dict[str, Any]:

@@ -26,12 +26,13 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import __version__
-from ..allocator import keep_freed_memory
+from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from ..errors import StyleGANError
-from ..io import atomic_path, make_grid, save_png, to_uint8
+from ..io.files import atomic_path
+from ..io.images import make_grid, save_png, to_uint8
+from ..runtime import keep_freed_memory
 from . import distributed
 from .augment import AdaController, AugmentPipe
-from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from .loss import GANLoss
 from .options import TrainOptions, build_networks, lod_at
 from .sampling import ChunkSampler, reseed

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from torch import nn
 
-from ..choices import AUGMENT_MODES, G_ARCHITECTURES, TRAIN_CONFIGS as CONFIGS, TRAIN_LOSSES as LOSSES
 from ..errors import InputError
-from ..models import Discriminator, StyleGAN2Generator, StyleGAN3Generator
-from ..models.stylegan1 import Discriminator as StyleGAN1Discriminator, Generator as StyleGAN1Generator
-
+from ..models import G_ARCHITECTURES, Discriminator, StyleGAN2Generator, StyleGAN3Generator
+from ..models.stylegan1 import Discriminator as StyleGAN1Discriminator
+from ..models.stylegan1 import Generator as StyleGAN1Generator
+from . import AUGMENT_MODES, CONFIGS, LOSSES
 
 
 @dataclass

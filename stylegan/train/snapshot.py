@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import formats
-from ..formats import native
+from .. import formats, hub
 from ..errors import CheckpointError, InputError
-from ..io import atomic_path
+from ..formats import native
+from ..io.files import atomic_path
 
 SNAPSHOT = re.compile(r"network-snapshot-(\d{6,})\.safetensors$")
 
@@ -60,14 +60,14 @@ def load_snapshot(path: str | Path) -> tuple[dict[str, nn.Module], dict | None]:
     A folder resumes from its latest complete snapshot; any other checkpoint (e.g. an NVIDIA pickle)
     gives networks only, so training restarts from those weights with fresh optimisers.
     """
-    path = Path(path)
-    if path.is_dir():
-        latest = latest_snapshot(path)
+    if Path(path).is_dir():
+        latest = latest_snapshot(Path(path))
         if latest is None:
             raise InputError(f"{path}: no complete snapshot (network-snapshot-*.safetensors with its "
                              f"training-state-*.pt) to resume from")
         path = latest
-    nets = formats.load_networks(path)
+    nets = hub.load_networks(path)
+    path = Path(path)
     missing = [k for k in ("G", "D", "G_ema") if k not in nets]
     if missing:
         raise CheckpointError(f"{path}: cannot resume training, it holds no {', '.join(missing)}")

@@ -1,7 +1,7 @@
-"""The studio's rendering state: a `Settings` record (JSON-able) turned into ws, then into an image.
+"""The settings record of one image: a `Settings` record (JSON-able) turned into ws, then into an image.
 
-Everything the page can change lives here, so that `stylegan generate --settings FILE.json` renders
-exactly what the studio showed, and the rules can be tested without a browser.
+Everything the studio's page can change lives here, so that `stylegan generate --settings FILE.json`
+renders exactly what the studio showed, and the rules can be tested without a browser.
 """
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..edit import Directions, apply_direction, ganspace, sefa
 from ..errors import InputError
-from ..generate import check_truncation, random_noise, set_input_transform
-from ..io import load_direction, read_json, to_uint8, write_json
-from ..latent import MAX_SEED, blend, class_label, device_of, load_ws, resolve_layers, seeds_to_z, truncate
+from ..io.files import read_json, write_json
+from ..io.images import to_uint8
+from ..io.latents import load_direction, load_ws
+from ..models.mapping import truncate
+from ..models.noise import random_noise
+from .edit import Directions, apply_direction, ganspace, sefa
+from .generate import check_truncation, set_input_transform
+from .seeds import MAX_SEED
+from .space import blend, class_label, device_of, resolve_layers, seeds_to_z
 
 SEED_ROW = 100  # the 2-D seed lattice: the point (i, j) stands for seed i + SEED_ROW * j (mod 2**32)
 COMPONENTS = 10  # SeFa and GANSpace components offered
@@ -116,7 +121,7 @@ def adapt(settings: Settings, G: nn.Module) -> Settings:
     networks, so that the seed and the rest carry over)."""
     s = Settings.from_dict(settings.to_dict())
     s.mix_layers = [i for i in s.mix_layers if 0 <= i < G.num_ws]
-    s.noise_off = [i for i in s.noise_off if 0 <= i < len(noise_layers(G))]
+    s.noise_off = [i for i in s.noise_off if 0 <= i < len(G.synthesis.noise_layers())]
     if G.c_dim == 0:
         s.class_idx = None
     elif s.class_idx is None or not 0 <= s.class_idx < G.c_dim:
@@ -126,11 +131,6 @@ def adapt(settings: Settings, G: nn.Module) -> Settings:
     if not has_transform(G):
         s.translate, s.rotate, s.untransform = (0.0, 0.0), 0.0, False
     return s
-
-
-def noise_layers(G: nn.Module) -> list:
-    """G's noise layers (none for StyleGAN3)."""
-    return G.synthesis.noise_layers() if hasattr(G.synthesis, "noise_layers") else []
 
 
 def has_transform(G: nn.Module) -> bool:
@@ -229,7 +229,7 @@ def settings_to_ws(G: nn.Module, s: Settings, resolver: Resolver | None = None,
 def noise_arguments(G: nn.Module, s: Settings) -> dict[str, Any]:
     """The noise_mode/noise arguments of G.synthesis: random noise drawn from the noise seed, and layers
     switched off given mode 'none'."""
-    layers = noise_layers(G)
+    layers = G.synthesis.noise_layers()
     if not layers:
         return {"noise_mode": s.noise_mode}
     modes = ["none" if i in s.noise_off else s.noise_mode for i in range(len(layers))]

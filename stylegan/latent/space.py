@@ -1,4 +1,4 @@
-"""Latent-space operations: seeds, truncation, style mixing, blending, arithmetic, interpolation, ws files.
+"""Latent-space operations: seeds, style mixing, blending, arithmetic, interpolation, seed and ws-file lists.
 
 All functions work on ws tensors [N, num_ws, w_dim] (W+ when rows differ) and on any generation.
 """
@@ -13,12 +13,10 @@ import numpy as np
 import scipy.interpolate
 import torch
 
-from .errors import InputError
-from .io import load_ws, save_ws  # noqa: F401  (the documented home of the ws file functions)
-from .models.mapping import truncate  # noqa: F401 (stylegan.latent.truncate, the public name)
-from .seeds import MAX_SEED, parse_seeds  # noqa: F401 (parse_seeds is part of this module's interface)
-
-STYLE_BANDS = {"coarse": (0, 8), "middle": (16, 32), "fine": (64, 1 << 30)}
+from ..errors import InputError
+from ..io.latents import load_ws
+from ..models.common import style_ranges
+from .seeds import MAX_SEED, parse_seeds
 
 
 def seed_to_z(seed: int, z_dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -64,15 +62,6 @@ def seeds_to_ws(G: torch.nn.Module, seeds: Sequence[int], truncation_psi: float 
     z = seeds_to_z(seeds, G.z_dim, device_of(G))
     return G.mapping(z, class_label(G, class_idx, len(seeds)), truncation_psi=truncation_psi,
                      truncation_cutoff=truncation_cutoff)
-
-
-def style_ranges(G) -> dict[str, list[int]]:
-    """The ws indices of the coarse (4²-8²), middle (16²-32²) and fine (64²+) styles of a generator.
-
-    StyleGAN1/2 map w i to resolution 4 * 2**(i // 2); StyleGAN3 uses each layer's cutoff frequency.
-    """
-    resolutions = G.synthesis.ws_resolutions()
-    return {band: [i for i, r in enumerate(resolutions) if lo <= r <= hi] for band, (lo, hi) in STYLE_BANDS.items()}
 
 
 def resolve_layers(G, spec: str | int | Iterable[int] | None) -> list[int]:
@@ -184,14 +173,6 @@ def interpolate(keys: torch.Tensor, frames_per_step: int, kind: str = "linear", 
         step = slerp if kind == "slerp" else lerp
         frames.append(step(points[i], points[i + 1], t - i))
     return torch.stack(frames)
-
-
-def noise_modes(G, layers: Sequence[int], inside: str, outside: str) -> list[str]:
-    """Per-noise-layer modes: `inside` for noise layers whose w row is in `layers`, `outside` elsewhere."""
-    if not hasattr(G.synthesis, "noise_layers"):
-        raise InputError(f"StyleGAN{G.generation} networks have no per-layer noise inputs")
-    chosen = set(layers)
-    return [inside if i in chosen else outside for i in range(len(G.synthesis.noise_layers()))]
 
 
 SEED_ITEM = re.compile(r"\s*\d+\s*(-\s*\d+\s*)?")

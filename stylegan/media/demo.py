@@ -15,14 +15,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data import toonfaces
+from ..errors import InputError
+from ..io.files import atomic_path
+from ..io.images import make_grid, save_png
+from ..io.video import write_video
+from ..latent.generate import render
+from ..latent.projection import project, psnr
+from ..latent.space import seeds_to_ws
+from ..models.common import style_ranges
+from . import DEMO_PROJECTION_STEPS as PROJECTION_STEPS
 from . import figures, video
-from .choices import DEMO_PROJECTION_STEPS as PROJECTION_STEPS
-from .data import toonfaces
-from .errors import InputError
-from .generate import render
-from .io import atomic_path, make_grid, save_png
-from .latent import seeds_to_ws, style_ranges
-from .project import project, psnr
 
 PSI = 0.7
 SAMPLE_SEEDS = list(range(16))
@@ -74,7 +77,7 @@ def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTIO
                     "models coarse layers carry head shape, pose and hair outline, middle ones the features, "
                     "fine ones the colours; each model splits them its own way."))
 
-        if hasattr(G.synthesis, "noise_layers"):
+        if G.synthesis.noise_layers():
             fig = figures.stochastic_variation(G, seeds_to_ws(G, [7], PSI), num_samples=4, std_samples=32)
             save_png(fig["samples"], out / "noise.png")
             done(Figure("noise.png", "Stochastic variation",
@@ -89,7 +92,7 @@ def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTIO
                     "'opposite' face, values above 1 exaggerate."))
 
         walk = video.walk_ws(G, WALK_SEEDS, frames_per_step=12, loop=True, truncation_psi=PSI)
-        video.write_video(video.walk_frames(G, [walk]), out / "interpolation.gif", fps=12, total=len(walk))
+        write_video(video.walk_frames(G, [walk]), out / "interpolation.gif", fps=12, total=len(walk))
         done(Figure("interpolation.gif", "Interpolation",
                     "A smooth loop through seeds 40-44 in W: every frame in between is a face too."))
 

@@ -11,8 +11,10 @@ import PIL.ImageFont
 import torch
 from torch import nn
 
-from .generate import random_noise, render
-from .latent import blend, mix, noise_modes, truncate
+from ..latent.generate import render
+from ..latent.space import blend, mix
+from ..models.mapping import truncate
+from ..models.noise import noise_modes, random_noise
 
 LABEL_HEIGHT = 14
 MIN_CELL = 96  # pixels; smaller images are enlarged (nearest neighbour) in labelled figures

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from torch import nn
 
-from . import formats
-from .latent import style_ranges
+from ..models.common import style_ranges
+from . import FORMAT_NAMES, detect_format, load_networks
 
 
 def _count(module: nn.Module) -> int:
@@ -47,16 +47,17 @@ def _generator_lines(G: nn.Module) -> list[str]:
     return lines
 
 
-def describe(path: str | Path, config: str | Path | None = None) -> str:
-    """Multi-line description: format, then each network's dimensions, style bands and parameter counts.
+def describe(path: str | Path, config: str | Path | None = None, label: str | None = None) -> str:
+    """Multi-line description of a local checkpoint file: format, then each network's dimensions, style bands
+    and parameter counts. `label` is how the file is named in the first line (default: its path).
 
-    `config`: for MMGeneration checkpoints, their config file or model-zoo name (see formats.load_networks).
+    `config`: for MMGeneration checkpoints, their config file or model-zoo name (see `load_networks`).
     """
-    fmt = formats.detect_format(path)
-    nets = formats.load_networks(path, config=config)
+    fmt = detect_format(path)
+    nets = load_networks(path, config=config)
     order = ("G_ema", "G", "D")
     nets = {k: nets[k] for k in sorted(nets, key=lambda k: order.index(k) if k in order else len(order))}
-    lines = [f"file            {path}", f"format          {formats.FORMAT_NAMES.get(fmt, fmt)}",
+    lines = [f"file            {label or path}", f"format          {FORMAT_NAMES.get(fmt, fmt)}",
              f"networks        {', '.join(nets)}"]
     shown: dict[str, str] = {}
     for name, net in nets.items():

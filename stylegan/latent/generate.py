@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InputError
-from .io import to_uint8
-from .latent import class_label, device_of, seeds_to_z
+from ..errors import InputError
+from ..io.images import to_uint8
+from .space import class_label, device_of, seeds_to_z
 
 
 def check_truncation(G: nn.Module, psi: float, cutoff: int | None) -> None:
@@ -77,8 +77,3 @@ def render(G: nn.Module, ws: torch.Tensor, noise_mode="const", noise=None, batch
                                                     np.uint8)
 
 
-def random_noise(G: nn.Module, batch: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """Unit-variance noise for every noise layer of a StyleGAN1/2 generator, drawn from `generator`."""
-    layers = G.synthesis.noise_layers()
-    return [torch.randn([batch, 1, layer.resolution, layer.resolution], generator=generator).to(device_of(G))
-            for layer in layers]

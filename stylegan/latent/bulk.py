@@ -20,8 +20,9 @@ import PIL.Image
 from torch import nn
 from tqdm import tqdm
 
+from ..io.files import atomic_path
+from ..io.images import save_png
 from .generate import generate_for_seeds
-from .io import atomic_path, save_png
 
 
 @dataclass

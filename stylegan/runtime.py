@@ -1,11 +1,16 @@
-"""Keep freed memory in the process, so that large tensors reuse pages instead of faulting in new ones.
+"""Process-wide settings, applied by the command line's long-running verbs and opt-in for library users.
+
+`keep_freed_memory()` keeps freed memory in the process, so that large tensors reuse pages instead of
+faulting in new ones.
 
 glibc's malloc serves each allocation above a threshold (at most 32 MiB) with a fresh `mmap` and returns it to
 the system when freed; every such tensor then pays one page fault per 4 KiB page the first time it is
 written. A training step allocates and frees hundreds of activation-sized tensors, so on the CPU these
 faults can cost a large share of the step (about 40% of the official code's on the machine measured in
 the README). Serving them from the heap and not trimming it keeps the
-pages: the process holds its peak memory instead of returning it between steps.
+pages: the process holds its peak memory instead of returning it between steps, and keeps it until it
+ends, which is why only long-running work (training, projecting folders, metrics, bulk generation) asks
+for it.
 
 Only glibc on Linux is changed; `STYLEGAN_MALLOC=system` leaves the allocator as it is.
 """

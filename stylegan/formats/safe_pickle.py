@@ -22,7 +22,7 @@ import torch
 import torch._tensor
 import torch._utils
 
-from .errors import CheckpointError, UnsafePickleError
+from ..errors import CheckpointError, UnsafePickleError
 
 
 class PersistentObject:

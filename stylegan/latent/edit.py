@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InputError
-from .latent import class_label, device_of, seeds_to_z
+from ..errors import InputError
+from .space import class_label, device_of, seeds_to_z
 
 
 @dataclass

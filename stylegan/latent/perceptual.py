@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import InputError
-from .nets import WeightsMissingError, load_vgg16_net
+from ..errors import InputError
+from ..nets import WeightsMissingError, load_vgg16_net
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 

@@ -22,13 +22,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from . import video
-from .choices import PROJECTION_METHODS as METHODS
-from .errors import InputError, StyleGANError
+from ..errors import InputError, StyleGANError
+from ..io.images import decode_image, fit_image, save_png
+from ..io.latents import save_noise, save_ws
+from ..io.video import write_video
+from ..models.noise import random_noise
+from . import PROJECTION_METHODS as METHODS
 from .generate import render
-from .io import decode_image, fit_image, save_noise, save_png, save_ws
-from .latent import class_label, device_of, seeds_to_ws
 from .perceptual import lpips_between, make_loss
+from .space import class_label, device_of, seeds_to_ws
 
 AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg"}  # what 'auto' means when VGG16 is available
 
@@ -112,7 +114,7 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
     if cfg["num_steps"] < 1:
         raise InputError(f"the number of steps must be at least 1, got {cfg['num_steps']}")
     target = _as_target(G, target)
-    batch, device = len(target), device_of(G)
+    batch = len(target)
     G = G.eval().requires_grad_(False)
     torch.manual_seed(seed)
 
@@ -126,12 +128,9 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
     rows = 1 if cfg["space"] == "w" else G.num_ws
     w_opt = start.expand(batch, rows, -1).clone().requires_grad_(True)
 
-    has_noise = hasattr(G.synthesis, "noise_layers")
     noise = None
-    if cfg["optimize_noise"] and has_noise:
-        generator = torch.Generator().manual_seed(seed)
-        noise = [torch.randn([batch, 1, layer.resolution, layer.resolution], generator=generator).to(device)
-                 .requires_grad_(True) for layer in G.synthesis.noise_layers()]
+    if cfg["optimize_noise"] and G.synthesis.noise_layers():
+        noise = [n.requires_grad_(True) for n in random_noise(G, batch, torch.Generator().manual_seed(seed))]
     noise_kwargs = {"noise": noise} if noise is not None else {}
     optimizer = torch.optim.Adam([w_opt] + (noise or []), betas=(0.9, 0.999), lr=cfg["lr"])
     distance = make_loss(cfg["loss"], target, D=D, vgg=vgg, auto=AUTO_LOSS[method])
@@ -248,7 +247,7 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
             save_noise(folder / "noise.npz", G, result.noise)
         if save_video:
             frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
-            video.write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
+            write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
         save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
         has_lpips = vgg is not None and getattr(vgg, "has_lpips", False)
         distance = lpips_between(vgg, proj, image) if has_lpips else float("nan")

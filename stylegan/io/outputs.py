@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .errors import StyleGANError
+from ..errors import StyleGANError
 
 PROBLEMS = {
     errno.EACCES: "permission denied; choose a place you can write to",
@@ -134,7 +134,7 @@ class RunRecord:
 
     def start(self) -> None:
         """Delete the earlier outputs (with `overwrite` and `delete`) and record the settings."""
-        from .io import write_json
+        from .files import write_json
         new = _jsonable(self.settings)
         if self.overwrite and self.delete:
             for file in self._earlier():

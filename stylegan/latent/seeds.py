@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from .errors import InputError
+from ..errors import InputError
 
 MAX_SEED = 2 ** 32 - 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 PREFIX = "builtin:"
 DEMO = "builtin:demo"
@@ -13,7 +13,7 @@ DEMO_FILE = "demo-toonfaces-64.safetensors"
 
 def demo_path() -> Path:
     """Where the demo model's weights live inside the installed package."""
-    return Path(__file__).parent / "weights" / DEMO_FILE
+    return Path(__file__).parents[1] / "weights" / DEMO_FILE
 
 
 def has_demo() -> bool:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .choices import PRECISIONS
-from .errors import InputError
+from ..errors import InputError
+from . import PRECISIONS
 
 _REDUCED = {"fp16": torch.float16, "bf16": torch.bfloat16}
 

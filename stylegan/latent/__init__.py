@@ -1,0 +1,39 @@
+"""Everything between a network and its pictures, in latent space: seeds and ws (`space`, `seeds`), generation
+(`generate`, `bulk`), editing directions (`edit`), projection of images into W / W+ (`projection`, with the
+losses of `perceptual`) and the settings record that describes one image (`settings`, the studio's and
+`generate --settings`'s).
+
+All functions work on ws tensors [N, num_ws, w_dim] (W+ when rows differ) and on any generation.
+"""
+from __future__ import annotations
+
+from ..lazy import exports
+
+# The projection methods and their defaults: the official StyleGAN2 projector (W, noise optimised) and
+# Image2StyleGAN (W+).
+PROJECTION_METHODS = {
+    "official": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
+    "image2stylegan": dict(space="w+", loss="auto", num_steps=5000, lr=0.01, optimize_noise=False),
+}
+
+__getattr__ = exports(__name__, {
+    "seed_to_z": "space", "seeds_to_z": "space", "device_of": "space", "class_label": "space",
+    "seeds_to_ws": "space", "resolve_layers": "space", "mix": "space", "blend": "space", "crossover": "space",
+    "expression": "space", "lerp": "space", "slerp": "space", "interpolate": "space", "sources_to_ws": "space",
+    "MAX_SEED": "seeds", "parse_seeds": "seeds", "truncate": ".models.mapping", "style_ranges": ".models.common",
+    "noise_modes": ".models.noise", "random_noise": ".models.noise", "load_ws": ".io.latents",
+    "save_ws": ".io.latents", "render": "generate", "generate_for_seeds": "generate",
+    "set_input_transform": "generate", "input_transform": "generate", "check_truncation": "generate",
+    "Directions": "edit", "sefa": "edit", "ganspace": "edit", "interfacegan": "edit", "apply_direction": "edit",
+    "Projection": "projection", "project": "projection", "project_image": "projection",
+    "project_files": "projection", "psnr": "projection", "Settings": "settings", "render_settings": "settings",
+    "load_settings": "settings", "save_settings": "settings",
+})
+
+__all__ = ["PROJECTION_METHODS", "seed_to_z", "seeds_to_z", "device_of", "class_label", "seeds_to_ws",
+           "resolve_layers", "mix", "blend", "crossover", "expression", "lerp", "slerp", "interpolate",
+           "sources_to_ws", "MAX_SEED", "parse_seeds", "truncate", "style_ranges", "noise_modes", "random_noise",
+           "load_ws", "save_ws", "render", "generate_for_seeds", "set_input_transform", "input_transform",
+           "check_truncation", "Directions", "sefa", "ganspace", "interfacegan", "apply_direction", "Projection",
+           "project", "project_image", "project_files", "psnr", "Settings", "render_settings", "load_settings",
+           "save_settings"]
