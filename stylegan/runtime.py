@@ -12,7 +12,8 @@ pages: the process holds its peak memory instead of returning it between steps, 
 ends, which is why only long-running work (training, projecting folders, metrics, bulk generation) asks
 for it.
 
-Only glibc on Linux is changed; `STYLEGAN_MALLOC=system` leaves the allocator as it is.
+Only glibc on Linux is changed; `STYLEGAN_MALLOC=system` leaves the allocator as it is. Processes started
+from one that made the setting (spawned training workers) make it too (`STYLEGAN_MALLOC=keep`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import ctypes.util
 import os
 import platform
 
+MALLOC_ENV = "STYLEGAN_MALLOC"
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _applied = False
@@ -28,11 +30,12 @@ _applied = False
 
 def keep_freed_memory() -> bool:
     """Make glibc malloc keep freed memory for reuse (no mmap per large block, no trimming). Returns whether
-    the setting is in effect; a no-op elsewhere and under `STYLEGAN_MALLOC=system`."""
+    the setting is in effect; a no-op elsewhere and under `STYLEGAN_MALLOC=system`. The process then holds
+    its peak memory until it ends."""
     global _applied
     if _applied:
         return True
-    if os.environ.get("STYLEGAN_MALLOC", "").lower() == "system" or platform.system() != "Linux":
+    if os.environ.get(MALLOC_ENV, "").lower() == "system" or platform.system() != "Linux":
         return False
     if platform.libc_ver()[0] != "glibc":
         return False
@@ -43,4 +46,17 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     _applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
+    if _applied:
+        os.environ[MALLOC_ENV] = "keep"
     return _applied
+
+
+def memory_kept() -> bool:
+    """Whether this process keeps freed memory (`keep_freed_memory` took effect)."""
+    return _applied
+
+
+def inherit() -> None:
+    """Make, in a child process, the settings its parent made (the environment carries them)."""
+    if os.environ.get(MALLOC_ENV, "").lower() == "keep":
+        keep_freed_memory()

@@ -50,6 +50,10 @@ def max_diff(a, b) -> float:
 #   whose float32 happens to be very accurate from shrinking the bound below what rounding can give.
 # Comparing the official output with our float64 value (not with our float32 one) means a wrong gain,
 # epsilon, filter tap or layer order moves our value while the bound stays at rounding size: it fails.
+# That bound is taken from our own float32 error, so a fault that only our float32 path has (a stray cast
+# to a lower precision, a float32-only kernel) would widen it: our float32 output is therefore also compared
+# with the official float32 output directly, within a bound taken from the official output's own distance
+# to the exact value (see `direct_float32_bound`), which a fault of ours cannot widen.
 FACTOR = 4
 
 
@@ -84,6 +88,16 @@ def float32_bound(ours32: torch.Tensor, exact: torch.Tensor, fan_in: int) -> flo
     return FACTOR * max(measured, floor)
 
 
+def direct_float32_bound(other32: np.ndarray | torch.Tensor, exact: torch.Tensor, fan_in: int) -> float:
+    """How far a correct float32 evaluation may lie from `other32`, another correct one: each lies within
+    FACTOR times the other's rounding error of the exact value, so within (1 + FACTOR) times `other32`'s
+    error of it (with the same floor of one sum of n terms)."""
+    other = torch.as_tensor(np.asarray(other32.detach().cpu() if isinstance(other32, torch.Tensor) else other32))
+    measured = float((other.double() - exact.detach().cpu()).abs().max())
+    floor = math.sqrt(fan_in) * U32 * float(exact.abs().max())
+    return (1 + FACTOR) * max(measured, floor)
+
+
 def reduced_precision_bound(ours32: torch.Tensor, exact: torch.Tensor, fan_in: int, unit: float) -> float:
     """The same bound for an evaluation whose layers round to a unit roundoff `unit` (2^-11 for float16):
     to first order a computation's rounding error scales with the unit roundoff, so this computation's
@@ -95,8 +109,9 @@ def reduced_precision_bound(ours32: torch.Tensor, exact: torch.Tensor, fan_in: i
 def assert_matches_to_rounding(compute: Callable[[torch.dtype], dict[str, torch.Tensor]],
                                expected: dict[str, np.ndarray], *nets: torch.nn.Module) -> dict[str, float]:
     """`compute(dtype)` (inputs cast to `dtype`) evaluated with `nets` in float32 and in float64 gives
-    `expected` (float32 outputs of another implementation) within the float32 rounding bound; returns
-    each output's difference as a fraction of its bound (for printing)."""
+    `expected` (float32 outputs of another implementation) within the float32 rounding bound, and our float32
+    output lies within `direct_float32_bound` of `expected`; returns each output's difference from the
+    float64 value as a fraction of its bound (for printing)."""
     fan_in = largest_fan_in(*nets)
     with torch.no_grad():
         ours32 = compute(torch.float32)
@@ -109,6 +124,10 @@ def assert_matches_to_rounding(compute: Callable[[torch.dtype], dict[str, torch.
         diff = max_diff(value, expected[key])
         ratios[key] = diff / bound
         assert diff <= bound, f"{key}: differs by {diff:.3g} from the reference, beyond the rounding bound {bound:.3g}"
+        direct = direct_float32_bound(expected[key], value, fan_in)
+        diff32 = max_diff(ours32[key], expected[key])
+        assert diff32 <= direct, f"{key}: our float32 output differs by {diff32:.3g} from the reference, beyond " \
+                                 f"the bound {direct:.3g} set by the reference's own rounding"
     return ratios
 
 

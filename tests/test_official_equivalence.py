@@ -46,6 +46,21 @@ def test_more_architectures_match_official_outputs(name):
         assert max_diff(_outputs(nets["G_ema"], ref)(torch.float32)["img_psi1_const"], ref["img_psi1_const"]) > 1e-3
 
 
+def test_a_fault_of_our_float32_path_alone_is_caught():
+    """A stray cast in the float32 path only (here: images rounded to bfloat16) widens the float64-based bound
+    along with our float32 error, but not the direct float32 comparison."""
+    path = DATA / "sg2_skip_32.pkl"
+    ref = reference(path)
+    G = stylegan.load(path)
+    compute = _outputs(G, ref)
+
+    def faulty(dtype):
+        out = compute(dtype)
+        return {k: v if dtype == torch.float64 else v.to(torch.bfloat16).to(dtype) for k, v in out.items()}
+    with pytest.raises(AssertionError, match="our float32 output differs"):
+        assert_matches_to_rounding(faulty, ref, G)
+
+
 def test_batch_of_one_equals_batch():
     path = DATA / "sg2_skip_32.pkl"
     ref = reference(path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import warnings
 
-from ..runtime import keep_freed_memory
 from . import (  # noqa: F401
     commands_dataset,
     commands_demo,
@@ -25,10 +24,8 @@ from .common import cli
 
 
 def main() -> None:
-    """Console entry point: warnings print as one line each, freed memory is kept for reuse
-    (`stylegan.allocator`), then the command runs."""
+    """Console entry point: warnings print as one line each, then the command runs."""
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
-    keep_freed_memory()
     cli()
 
 

@@ -72,6 +72,9 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
     from ..io.images import make_grid, read_image, save_png
     from ..io.latents import load_ws
     from ..latent.bulk import generate_to_folder
+    from ..runtime import keep_freed_memory
+    if seeds is not None:
+        keep_freed_memory()
     from ..latent.generate import check_truncation, render
     from ..latent.space import class_label
     G = gen.load()

@@ -42,9 +42,11 @@ def metrics(network: str, metric_names: str, data: str | None, mirror: bool | No
     """
     from ..metrics import format_table, parse_metric_names
     from ..metrics.run import default_run_dir, evaluate
+    from ..runtime import keep_freed_memory
     names = parse_metric_names(metric_names)
     folder = run_dir if run_dir is not None else default_run_dir(network)
     check_outputs([folder], [f"{folder}/metric-{name}.jsonl" for name in names])
+    keep_freed_memory()
     results = evaluate(network, names, data=data, mirror=mirror, gpus=gpus,
                        device=resolve_device(device) if gpus == 1 else "cuda", run_dir=run_dir, echo=click.echo,
                        inception=detector, vgg16=vgg, seed=seed, num_gen=num_gen, max_real=max_real, cache=cache,

@@ -49,6 +49,9 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
     from ..io.images import decode_image
     from ..latent.perceptual import PROJECTION_LOSSES
     from ..nets import WeightsMissingError, load_vgg16_net
+    from ..runtime import keep_freed_memory
+    if Path(target).is_dir():
+        keep_freed_memory()
     nets = hub.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
     if stabilize and not hasattr(G.synthesis, "input"):

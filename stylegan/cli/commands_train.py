@@ -60,10 +60,12 @@ from .common import cli, user_errors
 def train_cmd(dry_run: bool, metrics: str, **options) -> None:
     """Train a StyleGAN1/2/3 network (resumable; Ctrl-C writes a snapshot and exits)."""
     from ..metrics import parse_metric_names
+    from ..runtime import keep_freed_memory
     from ..train.options import TrainOptions
     from ..train.run import train
     names = [] if metrics.strip().lower() == "none" else parse_metric_names(metrics)
     if not dry_run:
         check_outputs([options["resume"] if options["resume"] and Path(options["resume"]).is_dir()
                        else options["outdir"]])
+        keep_freed_memory()
     train(TrainOptions(metrics=names, **options), dry_run=dry_run, log=click.echo)

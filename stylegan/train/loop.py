@@ -30,7 +30,6 @@ from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
 from ..errors import StyleGANError
 from ..io.files import atomic_path
 from ..io.images import make_grid, save_png, to_uint8
-from ..runtime import keep_freed_memory
 from . import distributed
 from .augment import AdaController, AugmentPipe
 from .loss import GANLoss
@@ -172,7 +171,6 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
                   device: torch.device = torch.device("cpu"), show_progress: bool = True,
                   stop: Callable[[], bool] | None = None, log: Callable[[str], None] = print) -> Progress:
     """Train until `opts.kimg` (or a stop request: SIGINT or `stop()`), writing snapshots to run_dir."""
-    keep_freed_memory()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = True

@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 
 from ..data.dataset import is_builtin, parse_builtin
+from .. import runtime
 from ..errors import InputError
 from . import distributed
 from .loop import training_loop
@@ -42,6 +43,7 @@ def resolve_run(opts: TrainOptions) -> tuple[TrainOptions, Path]:
 
 def _worker(rank: int, world_size: int, init_method: str, opts: TrainOptions, run_dir: Path,
             show_progress: bool) -> None:
+    runtime.inherit()
     device = distributed.init(rank, world_size, init_method)
     distributed.run_in_group(lambda: training_loop(opts, run_dir, rank, world_size, device, show_progress))
 
