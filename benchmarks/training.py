@@ -8,7 +8,6 @@ the second tick, so start-up and the first step's warm-up are excluded.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import PIL.Image
 import torch
 
+from stylegan.train.log import read_stats
 from stylegan.train.loop import training_loop
 from stylegan.train.options import TrainOptions
 
@@ -35,8 +35,7 @@ def sec_per_kimg(cfg: str, resolution: int, batch: int, steps: int, device: torc
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         training_loop(opts, run_dir, device=device, show_progress=False, log=lambda message: None)
-        ticks = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
-        return ticks[-1]["Timing/sec_per_kimg"]
+        return read_stats(run_dir)[-1]["Timing/sec_per_kimg"]
 
 
 def main() -> None:

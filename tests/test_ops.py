@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan.ops import (Conv2dLayer, bias_act, conv2d_resample, downsample2d, filter2d, modulated_conv2d,
-                          normalized_modulated_conv2d, setup_filter, upfirdn2d, upsample2d)
+from stylegan.ops import (Conv2dLayer, FullyConnectedLayer, bias_act, conv2d_resample, downsample2d, filter2d,
+                          modulated_conv2d, normalized_modulated_conv2d, setup_filter, upfirdn2d, upsample2d)
 from stylegan.ops.filtered_lrelu import filtered_lrelu
 from stylegan.ops.reference import (conv2d_resample_ref, filtered_lrelu_ref, modulated_conv2d_ref, np_lrelu,
                                     upfirdn2d_ref)
@@ -61,6 +61,21 @@ def test_bias_act_in_place_keeps_values_and_derivatives(act, gain, clamp, with_b
 
     for a, e in zip(run(True), run(False)):
         assert torch.equal(a, e)
+
+
+@pytest.mark.parametrize("activation", ["linear", "lrelu"])
+@pytest.mark.parametrize("act_gain", [None, 1.0, 2.5])
+def test_fully_connected_layer_matches_formula(activation, act_gain):
+    layer = FullyConnectedLayer(6, 4, activation=activation, lr_multiplier=0.5, bias_init=0.3, gain=1.7,
+                                act_gain=act_gain).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.randn(4))
+    x = torch.randn(5, 6, dtype=torch.float64)
+    pre = x @ (layer.weight * 1.7 * 0.5 / math.sqrt(6)).t() + layer.bias * 0.5
+    default = 1.0 if activation == "linear" else math.sqrt(2)
+    expected = (pre if activation == "linear" else torch.nn.functional.leaky_relu(pre, 0.2)) * \
+        (default if act_gain is None else act_gain)
+    assert max_diff(layer(x), expected) <= 1e-12
 
 
 def test_bias_act_rejects_unknown_activation():

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import stylegan
 from stylegan.cli import cli
+from stylegan.train.log import open_stats, read_stats
 from stylegan.train.loop import TrainingError, fade_lod, update_ema
 from stylegan.train.loss import GANLoss
 from stylegan.train.options import TrainOptions, build_networks, lod_at
@@ -47,15 +48,26 @@ def test_every_configuration_trains(tmp_path, data, cfg, bf16):
     extra = dict(cbase=1024, cmax=16) if cfg.startswith("stylegan3") else {}
     if cfg == "stylegan1":
         extra = dict(lod_kimg=0.004, lod_transition_kimg=0.004)
-    run_dir = train(tiny(tmp_path, data, cfg=cfg, bf16=bf16, **extra), show_progress=False)
+    opts = tiny(tmp_path, data, cfg=cfg, bf16=bf16, **extra)
+    run_dir = train(opts, show_progress=False)
     snapshot = latest_snapshot(run_dir)
     assert snapshot is not None
-    G = stylegan.load(snapshot)
-    assert G.img_resolution == 16
+    nets = stylegan.load_networks(snapshot)
+    assert nets["G_ema"].img_resolution == 16
     with torch.no_grad():
-        assert torch.isfinite(G(torch.randn(2, G.z_dim), None)).all()
-    lines = [line for line in (run_dir / "stats.jsonl").read_text().splitlines()]
-    assert len(lines) == 2 and "Loss/G/loss" in lines[-1]
+        assert torch.isfinite(nets["G_ema"](torch.randn(2, nets["G_ema"].z_dim), None)).all()
+    # Both networks learned: most of their parameter tensors moved away from the initial weights (the run
+    # seeds them as here); zero or missing gradients would leave them where they started (Adam moves a
+    # parameter only along a non-zero gradient).
+    torch.manual_seed(opts.seed)
+    initial = dict(zip(("G", "D"), build_networks(opts, 16, 3, 0)))
+    for name, start in initial.items():
+        trained = dict(nets[name].named_parameters())
+        moved = [k for k, p in start.named_parameters() if not torch.equal(p, trained[k])]
+        assert len(moved) >= 0.5 * len(trained), f"{name}: only {len(moved)} of {len(trained)} tensors trained"
+    ticks = read_stats(run_dir)
+    assert len(ticks) == 2 and all(math.isfinite(t["Loss/G/loss"]["mean"]) and math.isfinite(t["Loss/D/loss"]["mean"])
+                                   for t in ticks)
     assert (run_dir / "reals.png").exists() and (run_dir / "fakes_init.png").exists()
 
 
@@ -321,3 +333,11 @@ def test_fixed_augmentation_keeps_p(tmp_path, data):
     assert abs(state["augment_p"] - 0.3) < 1e-6
     with pytest.raises(stylegan.StyleGANError, match="--augpipe"):
         train(tiny(tmp_path, data, aug="fixed", augpipe="sepia"), show_progress=False)
+
+
+def test_a_torn_log_line_left_by_a_kill_is_skipped_and_isolated(tmp_path):
+    whole = {"Progress/kimg": 0.1, "Loss/G/loss": {"mean": 1.0}}
+    (tmp_path / "stats.jsonl").write_text(json.dumps(whole) + "\n" + '{"Progress/kimg": 0.2, "Loss/G')
+    with open_stats(tmp_path) as log:  # a resumed run appends its next tick
+        log.write(json.dumps({"Progress/kimg": 0.3}) + "\n")
+    assert read_stats(tmp_path) == [whole, {"Progress/kimg": 0.3}]

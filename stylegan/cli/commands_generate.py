@@ -93,9 +93,10 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         names = [image_name(s) for s in seed_list]
         _check_grid(grid_shape, len(seed_list))
         check_truncation(G, gen.truncation_psi, gen.truncation_cutoff)
-        class_label(G, gen.class_idx)  # fail early on a missing or wrong class
+        class_label(G, gen.class_idx)  # fail early on a missing or wrong class (and warn once when ignored)
         record.start()
-        stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, gen.class_idx,
+        class_idx = gen.class_idx if G.c_dim else None
+        stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, class_idx,
                                    gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip",
                                    resume=not overwrite)
         where = f" (rank {rank} of {world_size})" if world_size > 1 else ""

@@ -9,6 +9,8 @@ Networks mark their highest-resolution layers for reduced precision (the officia
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -56,5 +58,8 @@ def configure(G: nn.Module, precision: str = "auto", compile: bool = False) -> n
     if compile:
         if not hasattr(torch, "compile"):
             raise InputError("--compile needs PyTorch 2 or newer")
-        G.synthesis.forward = torch.compile(type(G.synthesis).forward.__get__(G.synthesis), dynamic=False)
+        # The compiled function takes the module as an argument (a partial, not a bound method), so that a
+        # deepcopy of G runs its own weights: deepcopy copies the partial's module along with the network.
+        compiled = torch.compile(type(G.synthesis).forward, dynamic=False)
+        G.synthesis.forward = functools.partial(compiled, G.synthesis)
     return G

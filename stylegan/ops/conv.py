@@ -13,29 +13,34 @@ into that layout), several times slower on the CPU than the weight-gradient prim
 path-length penalties differentiate through every convolution twice, so they run on these three maps,
 each computed by `torch.convolution` or `convolution_backward`. A bias is added inside the forward
 convolution (its gradient is the sum of g over batch and pixels).
+
+Each backward computes only the gradients the running backward pass will use: `torch.autograd.grad` with
+respect to images alone (the R1 and path-length penalties) leaves the weight gradients unused, which a
+custom function cannot see from `needs_input_grad`; the autograd engine is asked instead, per backward
+pass, so concurrent passes in other threads are unaffected.
 """
 from __future__ import annotations
 
-import contextlib
 import numbers
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 
 Config = tuple  # (stride, padding, dilation, transposed, output_padding, groups)
-_weight_gradients = [True]
+_will_execute = getattr(torch._C, "_will_engine_execute_node", None)  # torch >= 2.0
 
 
-@contextlib.contextmanager
-def no_weight_gradients() -> Iterator[None]:
-    """Within: convolution backward passes skip weight and bias gradients. For `torch.autograd.grad` taken
-    only with respect to inputs (the R1 and path-length penalties): a custom autograd function cannot tell
-    which of its gradients such a call wants, and would compute and record the weight gradients for nothing."""
-    _weight_gradients.append(False)
+def _wanted(ctx, index: int) -> bool:
+    """Whether the running backward pass uses the gradient of input `index` of this function."""
+    if not ctx.needs_input_grad[index]:
+        return False
+    node = ctx.next_functions[index][0]
+    if node is None or _will_execute is None:
+        return True
     try:
-        yield
-    finally:
-        _weight_gradients.pop()
+        return bool(_will_execute(node))
+    except RuntimeError:  # the engine cannot say for a leaf during `autograd.grad`: compute it
+        return True
 
 
 def _autocast_dtype(device_type: str) -> torch.dtype | None:
@@ -67,10 +72,9 @@ class _Conv(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        weights = _weight_gradients[-1]
-        gx = _InputGrad.apply(g, x, w, ctx.cfg) if ctx.needs_input_grad[0] else None
-        gw = _WeightGrad.apply(g, x, w, ctx.cfg) if ctx.needs_input_grad[1] and weights else None
-        gb = g.sum([0, 2, 3]) if ctx.needs_input_grad[2] and weights else None
+        gx = _InputGrad.apply(g, x, w, ctx.cfg) if _wanted(ctx, 0) else None
+        gw = _WeightGrad.apply(g, x, w, ctx.cfg) if _wanted(ctx, 1) else None
+        gb = g.sum([0, 2, 3]) if _wanted(ctx, 2) else None
         return gx, gw, gb, None
 
 
@@ -86,8 +90,8 @@ class _InputGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, u):
         g, _, w = ctx.saved_tensors
-        dg = _Conv.apply(u, w, None, ctx.cfg) if ctx.needs_input_grad[0] else None
-        dw = _WeightGrad.apply(g, u, w, ctx.cfg) if ctx.needs_input_grad[2] else None
+        dg = _Conv.apply(u, w, None, ctx.cfg) if _wanted(ctx, 0) else None
+        dw = _WeightGrad.apply(g, u, w, ctx.cfg) if _wanted(ctx, 2) else None
         return dg, None, dw, None
 
 
@@ -103,8 +107,8 @@ class _WeightGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, u):
         g, x = ctx.saved_tensors
-        dg = _Conv.apply(x, u, None, ctx.cfg) if ctx.needs_input_grad[0] else None
-        dx = _InputGrad.apply(g, x, u, ctx.cfg) if ctx.needs_input_grad[1] else None
+        dg = _Conv.apply(x, u, None, ctx.cfg) if _wanted(ctx, 0) else None
+        dx = _InputGrad.apply(g, x, u, ctx.cfg) if _wanted(ctx, 1) else None
         return dg, dx, None, None
 
 

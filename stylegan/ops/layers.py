@@ -38,7 +38,7 @@ class FullyConnectedLayer(nn.Module):
             b = b.to(x.dtype)
             if self.bias_gain != 1:
                 b = b * self.bias_gain
-        if self.activation == "linear" and b is not None:
+        if self.activation == "linear" and b is not None and self.act_gain in (None, 1):
             return torch.addmm(b.unsqueeze(0), x, w.t())
         return bias_act(x.matmul(w.t()), b, act=self.activation, gain=self.act_gain)
 

@@ -32,6 +32,7 @@ from ..io.files import atomic_path
 from ..io.images import make_grid, save_png, to_uint8
 from . import distributed
 from .augment import AdaController, AugmentPipe
+from .log import open_stats
 from .loss import GANLoss
 from .options import TrainOptions, build_networks, lod_at
 from .sampling import ChunkSampler, reseed
@@ -215,7 +216,7 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
         _save_fakes(G_ema, grid_z, grid_c, run_dir / "fakes_init.png", batch_gpu)
         with atomic_path(run_dir / "training_options.json") as tmp:
             tmp.write_text(opts.to_json())
-    stats_jsonl = open(run_dir / "stats.jsonl", "a") if main else None
+    stats_jsonl = open_stats(run_dir) if main else None
     tensorboard = _tensorboard(run_dir) if main else None
     interrupted = {"flag": False}
     previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.update(flag=True))

@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import filter2d
-from ..ops.conv import no_weight_gradients
 
 PHASES = ("Gmain", "Greg", "Gboth", "Dmain", "Dreg", "Dboth")
 
@@ -114,8 +113,7 @@ class GANLoss:
             n = max(gen_z.shape[0] // self.pl_batch_shrink, 1)
             img, ws = self.run_G(gen_z[:n], gen_c[:n])
             pl_noise = self.draw_pl_noise(img)
-            with no_weight_gradients():
-                grads = torch.autograd.grad(outputs=[(img * pl_noise).sum()], inputs=[ws], create_graph=True)[0]
+            grads = torch.autograd.grad(outputs=[(img * pl_noise).sum()], inputs=[ws], create_graph=True)[0]
             self._pending.append((grads.square().sum(2).mean(1).sqrt(), gain))
             if finish:
                 stats.update(self.finish_phase())
@@ -138,8 +136,7 @@ class GANLoss:
                 stats["Loss/D/loss"] = loss_fake + loss_real.detach()
                 total = total + loss_real
             if needs_r1:
-                with no_weight_gradients():
-                    grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[real], create_graph=True)[0]
+                grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[real], create_graph=True)[0]
                 penalty = grads.square().sum([1, 2, 3])
                 stats.update({"Loss/r1_penalty": penalty, "Loss/D/reg": penalty * (self.r1_gamma / 2)})
                 total = total + penalty * (self.r1_gamma / 2)
@@ -159,8 +156,7 @@ class GANLoss:
         t = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device)
         mixed = real_img.detach().lerp(fake, t).requires_grad_(True)
         logits = self.run_D(mixed, gen_c, cur_nimg)
-        with no_weight_gradients():
-            grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[mixed], create_graph=True)[0]
+        grads = torch.autograd.grad(outputs=[logits.sum()], inputs=[mixed], create_graph=True)[0]
         return (grads.flatten(1).norm(dim=1) - 1).square()
 
     def draw_pl_noise(self, img: torch.Tensor) -> torch.Tensor:
@@ -169,7 +165,11 @@ class GANLoss:
 
     def finish_phase(self, reduce: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> dict[str, torch.Tensor]:
         """Update the path-length mean with the mean length of this phase's chunks (summed over processes
-        by `reduce`), then backpropagate each chunk's penalty (length - mean)^2, through the mean too."""
+        by `reduce`), then backpropagate each chunk's penalty (length - mean)^2, through the mean too.
+
+        The official loop keeps one mean per process, updated per round of `--batch-gpu`; one mean for the
+        whole step makes N processes give the results of one (the same as the official with one process and
+        one round)."""
         if not self._pending:
             return {}
         pending, self._pending = self._pending, []
