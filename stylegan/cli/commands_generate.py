@@ -11,7 +11,8 @@ from ..errors import StyleGANError
 from ..hub.builtin import DEMO
 from ..io.outputs import RunRecord, check_outputs, network_identity
 from ..latent.seeds import parse_seeds
-from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, resolve_device, user_errors
+from .common import (CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, projection_noise,
+                     resolve_device, user_errors)
 
 
 @cli.command()
@@ -21,7 +22,7 @@ from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse
               help="Render stored ws (.npz key 'w' or .npy) instead of seeds")
 @click.option("--settings", "settings_file", default=None, type=click.Path(dir_okay=False),
               help="Render the image a studio capture's .json describes (its network unless --network is given)")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @click.option("--grid", default=None, help="Also write grid.png with COLSxROWS images, e.g. 4x2")
 @click.option("--batch", "batch_size", type=int, default=4, show_default=True, help="Images per forward pass")
 @click.option("--format", "out_format", type=click.Choice(["png", "zip"]), default="png", show_default=True,
@@ -86,7 +87,8 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         ws = load_ws(projected_w, G)
         names = [f"proj{i:02d}.png" for i in range(len(ws))]
         _check_grid(grid_shape, len(ws))
-        for name, img in zip(names, render(G, ws, gen.noise_mode, batch_size=batch_size)):
+        noise = projection_noise(G, projected_w, gen.noise_mode)
+        for name, img in zip(names, render(G, ws, gen.noise_mode, noise, batch_size=batch_size)):
             save_png(img, out / name)
             click.echo(str(out / name))
     else:
@@ -94,13 +96,13 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         _check_grid(grid_shape, len(seed_list))
         check_truncation(G, gen.truncation_psi, gen.truncation_cutoff)
         class_label(G, gen.class_idx)  # fail early on a missing or wrong class (and warn once when ignored)
-        record.start()
         class_idx = gen.class_idx if G.c_dim else None
-        stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, class_idx,
-                                   gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip",
-                                   resume=not overwrite)
+        with record.started():
+            stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, class_idx,
+                                       gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip",
+                                       resume=not overwrite)
         where = f" (rank {rank} of {world_size})" if world_size > 1 else ""
-        click.echo(f"{out}: {stats.written} images written, {stats.skipped} already there, "
+        click.echo(f"{out}: {stats.written} image{'s' * (stats.written != 1)} written, {stats.skipped} already there, "
                    f"{stats.seconds:.1f} s, {stats.images_per_second:.2f} img/s{where}")
     if grid_shape:
         import numpy as np
