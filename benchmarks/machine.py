@@ -3,23 +3,10 @@ settings, as one header line every benchmark prints above its table."""
 from __future__ import annotations
 
 import os
-import platform
 
 import torch
 
-from stylegan.runtime import WAIT_POLICY_ENV, memory_kept
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), else what the platform says."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith(("model name", "hardware")):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from stylegan.runtime import WAIT_POLICY_ENV, device_name, memory_kept
 
 
 def cpu_flags() -> list[str]:
@@ -38,9 +25,9 @@ def describe(device: torch.device | str = "cpu") -> str:
     device = torch.device(device)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if device.type == "cuda":
-        where = f"GPU {torch.cuda.get_device_name(device)}, host CPU {cpu_model()}"
+        where = f"GPU {torch.cuda.get_device_name(device)}, host CPU {device_name('cpu')}"
     else:
-        where = f"CPU {cpu_model()} ({', '.join(cpu_flags()) or 'no AVX2'})"
+        where = f"CPU {device_name('cpu')} ({', '.join(cpu_flags()) or 'no AVX2'})"
     return (f"# {where}; {cores} cores usable, {torch.get_num_threads()} torch threads, "
             f"{WAIT_POLICY_ENV}={os.environ.get(WAIT_POLICY_ENV, 'unset')}; torch {torch.__version__}; "
             f"freed memory {'kept (keep_freed_memory)' if memory_kept() else 'returned to the system'}")

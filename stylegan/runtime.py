@@ -24,19 +24,72 @@ from one that made the setting (spawned training workers) make it too (`STYLEGAN
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import platform
+import tempfile
+from pathlib import Path
 
 from .errors import InputError
 
+CACHE_ENV = "STYLEGAN_CACHE"
 MALLOC_ENV = "STYLEGAN_MALLOC"
 THREADS_ENV = "STYLEGAN_THREADS"
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _applied = False
+
+
+def cache_root() -> Path:
+    """Where the package keeps what it downloads and measures: $STYLEGAN_CACHE, else ~/.cache/stylegan."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(os.path.expanduser(env)) if env else Path.home() / ".cache" / "stylegan"
+
+
+def read_record(name: str) -> dict:
+    """A JSON record the package keeps in its cache folder (measured choices); empty when absent or unreadable."""
+    try:
+        data = json.loads((cache_root() / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_record(name: str, data: dict) -> None:
+    """Replace a cache record atomically; a cache folder that cannot be written only costs a new measurement
+    next time."""
+    path, tmp = cache_root() / name, None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def device_name(device: str | object = "cpu") -> str:
+    """The name of the processor that computes on `device`: the GPU's, or the CPU's model (from /proc/cpuinfo
+    on Linux, else what the platform says)."""
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if kind == "cuda":
+        import torch
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def keep_freed_memory() -> bool:

@@ -78,7 +78,7 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         keep_freed_memory()
     from ..latent.generate import check_truncation, render
     from ..latent.space import class_label
-    G = gen.load()
+    G = gen.load(batch_size)
     psi, cutoff = getattr(G, "default_truncation", (1.0, None))
     if seeds is not None and psi != 1 and gen.truncation_psi == 1:
         click.echo(f"note: this network's home code truncates by default (psi {psi:g} on the first {cutoff} ws); "
@@ -134,12 +134,34 @@ def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
 @cli.command()
 @click.option("--network", "network", default=DEMO, show_default=True, help="Checkpoint to describe")
 @click.option("--config", default=None, help=CONFIG_HELP)
+@click.option("--speed", is_flag=True, help="Also show what --precision auto chose on this machine, and the timings "
+              "it chose by (measured now unless cached)")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto (for --speed)")
+@click.option("--batch", type=click.IntRange(1, 4096), default=1, show_default=True,
+              help="Images per call (for --speed; each batch size is chosen for separately)")
 @user_errors
-def info(network: str, config: str | None) -> None:
+def info(network: str, config: str | None, speed: bool, device: str, batch: int) -> None:
     """Describe a checkpoint: format, networks, resolution, dims, style layers, parameters."""
     from ..formats.info import describe
     from ..hub import resolve_network
-    click.echo(describe(resolve_network(network), config=config, label=network))
+    path = resolve_network(network)
+    click.echo(describe(path, config=config, label=network))
+    if speed:
+        from .. import formats
+        from ..models.autoprecision import MIN_PSNR, choose
+        from ..runtime import device_name
+        G = formats.load(path, device=resolve_device(device), config=config)
+        choice = choose(G, batch)
+        where = device_name(next(G.parameters()).device)
+        if not choice.seconds:
+            click.echo(f"precision auto: fp32 on {where} (this network has no reduced-precision layers)")
+            return
+        click.echo(f"precision auto: {choice.precision} on {where}, batch {batch} "
+                   f"({'cached' if choice.cached else 'measured now'}; kept when within {MIN_PSNR:g} dB of fp32)")
+        for name, seconds in choice.seconds.items():
+            quality = "identical" if choice.psnr[name] >= 99 else f"{choice.psnr[name]:.1f} dB"
+            click.echo(f"  {name:<5} {1000 * seconds:9.1f} ms/call  {quality:>10}"
+                       f"{'  <- chosen' if name == choice.precision else ''}")
 
 
 @cli.command()

@@ -15,18 +15,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..errors import CheckpointError
-from ..io.paths import user_path
+from ..runtime import CACHE_ENV, cache_root  # noqa: F401 (the cache's home, re-exported)
 
-CACHE_ENV = "STYLEGAN_CACHE"
 OFFLINE_ENV = "STYLEGAN_OFFLINE"
 DOWNLOAD_ENV = "STYLEGAN_DOWNLOAD"
 _TRUE = ("1", "true", "yes", "on")
-
-
-def cache_root() -> Path:
-    """$STYLEGAN_CACHE, else ~/.cache/stylegan."""
-    env = os.environ.get(CACHE_ENV)
-    return user_path(env) if env else Path.home() / ".cache" / "stylegan"
 
 
 def is_offline() -> bool:
