@@ -7,9 +7,28 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from .machine import describe
+
+
+class FlopCount(TorchDispatchMode):
+    """FLOPs of the matrix multiplications and convolutions run inside (torch.utils.flop_counter's formulas),
+    without FlopCounterMode's module hooks, which cannot follow `torch.autograd.grad` with respect to a leaf
+    (the R1 penalty's input gradient)."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
 
 
 @dataclass

@@ -11,8 +11,13 @@ medians are compared. Ours runs with the allocator setting `stylegan train` make
 the official code as its train.py runs it, and once more with our allocator setting, which shows how much
 of the difference is the allocator. `--official` is a checkout of NVlabs/stylegan3 (run from where it
 lies, never copied; its CPU fallbacks need no compiler; with --device cuda it builds its CUDA plugins).
-`--profile` prints the top operators of one of our steps by phase (torch.profiler). The last line
+`--profile` prints the top operators of one of our steps by phase (torch.profiler). The last column
 estimates sec/kimg with lazy regularisation (Greg every 4 steps, Dreg every 16) from the per-phase medians.
+
+A second table gives each phase's floating-point work (the matrix multiplications and convolutions of
+forward, backward and double backward passes, counted by torch.utils.flop_counter in each contender's own
+process, so work one does and the other skips shows) and the rate it ran at, against this machine's
+float32 matrix-multiply rate measured at the start (the practical limit of plain fp32 kernels here).
 """
 from __future__ import annotations
 
@@ -101,6 +106,17 @@ def step_times(trainer: Trainer, real: torch.Tensor, z: torch.Tensor) -> dict[st
     return {name: timed(lambda: trainer.phase(name, gain, real, z), trainer.device) for name, gain in PHASES}
 
 
+def step_flops(trainer: Trainer, real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    """Floating-point operations per phase of one full step (matrix multiplications and convolutions)."""
+    from .measure import FlopCount
+    counts = {}
+    for name, gain in PHASES:
+        with FlopCount() as counter:
+            trainer.phase(name, gain, real, z)
+        counts[name] = float(counter.total)
+    return counts
+
+
 def profile(trainer: Trainer, real: torch.Tensor, z: torch.Tensor, rows: int = 12) -> None:
     """Top operators by self CPU time of each phase."""
     from torch.profiler import ProfilerActivity
@@ -132,15 +148,17 @@ def build(name: str, args: argparse.Namespace) -> tuple[Trainer, torch.Tensor, t
 
 
 def worker(name: str, args: argparse.Namespace) -> None:
-    """Serve timed steps: one line of JSON phase times for each line read."""
+    """Serve timed steps: one line of JSON phase times (or FLOP counts, for the line 'flops') per line read."""
     trainer, real, z = build(name, args)
-    for _ in sys.stdin:
-        print(json.dumps(step_times(trainer, real, z)), flush=True)
+    for line in sys.stdin:
+        measure = step_flops if line.strip() == "flops" else step_times
+        print(json.dumps(measure(trainer, real, z)), flush=True)
 
 
-def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def run(args: argparse.Namespace) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Median phase times of each contender, each in its own process (the allocator setting is per process),
-    taking turns one step at a time so that load from elsewhere hits all alike; the first round warms up."""
+    taking turns one step at a time so that load from elsewhere hits all alike (the first round warms up),
+    and each contender's FLOPs per phase."""
     names = ["ours"] + (["ours bf16"] if args.bf16 else []) + (OFFICIAL if args.official else [])
     options = [f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
                if key in ("device", "resolution", "batch", "cbase", "cmax", "map_depth", "official") and value]
@@ -150,24 +168,30 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
                for name in names}
     times: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+
+    def ask(name: str, request: str) -> dict[str, float]:
+        workers[name].stdin.write(request + "\n")
+        workers[name].stdin.flush()
+        line = workers[name].stdout.readline()
+        if not line:
+            raise SystemExit(f"error: the {name} worker stopped (see its message above)")
+        return json.loads(line)
     try:
         for repeat in range(args.repeats + 1):
-            for name, process in workers.items():
-                process.stdin.write("step\n")
-                process.stdin.flush()
-                line = process.stdout.readline()
-                if not line:
-                    raise SystemExit(f"error: the {name} worker stopped (see its message above)")
+            for name in workers:
+                answer = ask(name, "step")
                 if repeat:
-                    times[name].append(json.loads(line))
+                    times[name].append(answer)
+        flops = {name: ask(name, "flops") for name in workers}
     finally:
         for process in workers.values():
             process.stdin.close()
             process.wait()
     if args.profile:
         profile(*build("ours", args))
-    return {name: {phase: statistics.median(t[phase] for t in runs) for phase, _ in PHASES}
-            | {"step": statistics.median(sum(t.values()) for t in runs)} for name, runs in times.items()}
+    medians = {name: {phase: statistics.median(t[phase] for t in runs) for phase, _ in PHASES}
+               | {"step": statistics.median(sum(t.values()) for t in runs)} for name, runs in times.items()}
+    return medians, flops
 
 
 def main() -> None:
@@ -187,10 +211,11 @@ def main() -> None:
     if args.worker:
         return worker(args.worker, args)
     print(describe(args.device))
-    result = run(args)
+    from .scaling import matmul_rate
+    peak = matmul_rate(torch.device(args.device))
+    result, flops = run(args)
     print(f"StyleGAN2 {args.resolution}², batch {args.batch}, channel_base {args.cbase}, channel_max {args.cmax}, "
-          f"{args.map_depth} mapping layers, {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"medians of {args.repeats} alternating runs (s)")
+          f"{args.map_depth} mapping layers; medians of {args.repeats} alternating runs (s)")
     print(f"{'':<22}" + "".join(f"{p:>9}" for p, _ in PHASES) + f"{'step':>9}{'sec/kimg':>10}")
     for name, t in result.items():
         per_step = sum(t[p] / interval for p, interval in PHASES)
@@ -201,7 +226,12 @@ def main() -> None:
             if not name.startswith("official"):
                 print(f"{name} against {reference}: step {result[reference]['step'] / result[name]['step']:.2f}x, "
                       + ", ".join(f"{p} {result[reference][p] / result[name][p]:.2f}x" for p, _ in PHASES))
-
+    print(f"\nwork per phase, GFLOP, and the rate it ran at, GFLOP/s (this machine's float32 matrix multiply: "
+          f"{peak:.0f} GFLOP/s)")
+    print(f"{'':<22}" + "".join(f"{p:>16}" for p, _ in PHASES))
+    for name, t in result.items():
+        print(f"{name:<22}" + "".join(f"{flops[name][p] / 1e9:>7.1f} @ {flops[name][p] / t[p] / 1e9:>6.0f}"
+                                      for p, _ in PHASES))
 
 if __name__ == "__main__":
     main()
