@@ -16,7 +16,13 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint to project into")
 @click.option("--target", required=True, type=click.Path(), help="An image, or a folder of images")
 @click.option("--method", type=click.Choice(sorted(METHODS)), default="official", show_default=True,
-              help="official (StyleGAN2 projector: W, noise optimised) or image2stylegan (W+)")
+              help="official (StyleGAN2 projector: W, noise optimised), image2stylegan (W+) or pti (pivotal "
+                   "tuning: the official projector's w, then the generator tuned; writes tuned.safetensors)")
+@click.option("--tune-steps", type=click.IntRange(1), default=None, help="pti: most tuning steps  [default: 350]")
+@click.option("--tune-lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="pti: tuning learning rate  [default: 3e-4]")
+@click.option("--locality", is_flag=True, help="pti: keep the images of other latents near the pivot as they were "
+              "(the locality regulariser)")
 @click.option("--space", type=click.Choice(["w", "w+"]), default=None,
               help="Default: w (official), w+ (image2stylegan)")
 @click.option("--num-steps", type=int, default=None, help="Default: 1000 (official), 5000 (image2stylegan)")
@@ -37,8 +43,8 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
 @click.option("--overwrite", is_flag=True, help="Project every target anew, even when OUTDIR holds projections made "
               "with other settings")
 @user_errors
-def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_noise, stabilize, class_idx, seed,
-                save_video, vgg, device, outdir, overwrite):
+def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, num_steps, loss, init, lr, no_noise,
+                stabilize, class_idx, seed, save_video, vgg, device, outdir, overwrite):
     """Project an image (or each image of a folder, resumably) into W or W+.
 
     The settings are recorded in OUTDIR/stylegan-project.json: a rerun with the same settings skips the
@@ -48,7 +54,11 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
     record = _prepare_outdir(Path(target), files, Path(outdir), save_video, overwrite,
                              dict(network=network_identity(network), method=method, space=space,
                                   num_steps=num_steps, loss=loss, init=init, lr=lr, no_noise=no_noise,
-                                  stabilize=stabilize, class_idx=class_idx, seed=seed, vgg=vgg))
+                                  stabilize=stabilize, class_idx=class_idx, seed=seed, vgg=vgg,
+                                  **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
+                                     if method == "pti" else {})))
+    if method != "pti" and (tune_steps or tune_lr or locality):
+        raise StyleGANError("--tune-steps, --tune-lr and --locality are for --method pti")
     from .. import hub
     from ..io.images import decode_image
     from ..latent.perceptual import PROJECTION_LOSSES
@@ -74,7 +84,8 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
         rows = project_files(G, target, outdir, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
                              init=init_value, optimize_noise=False if no_noise else None, seed=seed,
                              class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize, save_video=save_video,
-                             report=click.echo)
+                             report=click.echo, **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
+                                                   if method == "pti" else {}))
     if len(rows) > 1:
         click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}" + (f"{'LPIPS':>10}" if has_lpips else ""))
         for name, final, value, distance in rows:
@@ -84,7 +95,8 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
 def _prepare_outdir(target: Path, files: list[Path], out: Path, save_video: bool, overwrite: bool,
                     settings: dict) -> RunRecord:
     """Before any work: every output writable, and a resumed folder made with the same settings."""
-    names = ["target.png", "proj.png", "noise.npz", "projected_w.npz"] + (["proj.mp4"] if save_video else [])
+    names = ["target.png", "proj.png", "noise.npz", "projected_w.npz"] + (["proj.mp4"] if save_video else []) + \
+        (["tuned.safetensors"] if settings["method"] == "pti" else [])
     folders = [out / f.stem if len(files) > 1 or target.is_dir() else out for f in files]
     check_outputs([out], [folder / name for folder in folders for name in names])
     return RunRecord(out, "project", settings, overwrite, ("projected_w.npz", "*/projected_w.npz")).check()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from ..lazy import exports
 
-# The projection methods and their defaults: the official StyleGAN2 projector (W, noise optimised) and
-# Image2StyleGAN (W+).
+# The projection methods and their defaults: the official StyleGAN2 projector (W, noise optimised),
+# Image2StyleGAN (W+), and pivotal tuning (the official projector's w as the pivot, then the generator tuned).
 PROJECTION_METHODS = {
     "official": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
     "image2stylegan": dict(space="w+", loss="auto", num_steps=5000, lr=0.01, optimize_noise=False),
+    "pti": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
 }
 
 __getattr__ = exports(__name__, {
@@ -26,8 +27,8 @@ __getattr__ = exports(__name__, {
     "set_input_transform": "generate", "input_transform": "generate", "check_truncation": "generate",
     "Directions": "edit", "sefa": "edit", "ganspace": "edit", "interfacegan": "edit", "apply_direction": "edit",
     "Projection": "projection", "project": "projection", "project_image": "projection",
-    "project_files": "projection", "psnr": "projection", "Settings": "settings", "render_settings": "settings",
-    "load_settings": "settings", "save_settings": "settings",
+    "project_files": "projection", "psnr": "projection", "tune": "pti", "Settings": "settings",
+    "render_settings": "settings", "load_settings": "settings", "save_settings": "settings",
 })
 
 __all__ = ["PROJECTION_METHODS", "seed_to_z", "seeds_to_z", "device_of", "class_label", "seeds_to_ws",
@@ -35,5 +36,5 @@ __all__ = ["PROJECTION_METHODS", "seed_to_z", "seeds_to_z", "device_of", "class_
            "sources_to_ws", "MAX_SEED", "parse_seeds", "truncate", "style_ranges", "noise_modes", "random_noise",
            "load_ws", "save_ws", "render", "generate_for_seeds", "set_input_transform", "input_transform",
            "check_truncation", "Directions", "sefa", "ganspace", "interfacegan", "apply_direction", "Projection",
-           "project", "project_image", "project_files", "psnr", "Settings", "render_settings", "load_settings",
-           "save_settings"]
+           "project", "project_image", "project_files", "psnr", "tune", "Settings", "render_settings",
+           "load_settings", "save_settings"]

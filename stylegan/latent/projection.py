@@ -9,6 +9,8 @@ Two published algorithms:
 - 'image2stylegan' (Abdal et al. 2019): W+ (one w per layer) starting at the mean w (or a random w for
   out-of-domain images), Adam with lr 0.01, loss = pixel MSE + VGG16 perceptual loss on conv1_1,
   conv1_2, conv3_2 and conv4_2 (each normalised by its element count), 5000 steps.
+- 'pti', pivotal tuning (Roich et al. 2021; `pti.py`): the official projector's w is the pivot, then a copy
+  of the generator is tuned so that the pivot reproduces the target; the result carries the tuned network.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..errors import InputError, StyleGANError
+from ..formats import save
 from ..io.images import decode_image, fit_image, save_png
 from ..io.latents import save_noise, save_ws
 from ..io.video import write_video
@@ -30,20 +33,25 @@ from ..models.noise import random_noise
 from . import PROJECTION_METHODS as METHODS
 from .generate import render
 from .perceptual import choose_loss, lpips_between, make_loss
+from .pti import LR as TUNE_LR
+from .pti import STEPS as TUNE_STEPS
+from .pti import tune
 from .space import class_label, device_of, seeds_to_ws
 
-AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg"}  # what 'auto' means when VGG16 is available
+AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg", "pti": "lpips"}  # "auto" with VGG16 weights
 
 
 @dataclass
 class Projection:
     """The result: final ws [N, num_ws, w_dim], the optimised per-layer noise (or None), the loss of every
-    step, and ws snapshots [K, N, num_ws, w_dim] taken every `keep_every` steps (for progress videos)."""
+    step, ws snapshots [K, N, num_ws, w_dim] taken every `keep_every` steps (for progress videos) and, for
+    pivotal tuning, the tuned generator that renders the ws as the target (else None)."""
     ws: torch.Tensor
     noise: list[torch.Tensor] | None
     losses: list[float]
     history: torch.Tensor
     options: dict = field(default_factory=dict)
+    G: nn.Module | None = None
 
 
 @torch.no_grad()
@@ -93,9 +101,9 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
             num_steps: int | None = None, lr: float | None = None, init: str | int = "mean",
             optimize_noise: bool | None = None, w_avg_samples: int = 10000, seed: int = 303,
             class_idx: int | None = None, D: nn.Module | None = None, vgg: nn.Module | str | None = None,
-            stabilize: bool = False,
-            keep_every: int = 1, callback: Callable[[int, dict], None] | None = None,
-            progress: bool = True) -> Projection:
+            stabilize: bool = False, keep_every: int = 1, callback: Callable[[int, dict], None] | None = None,
+            progress: bool = True, tune_steps: int | None = None, tune_lr: float | None = None,
+            locality: bool = False) -> Projection:
     """Project target image(s) into G's latent space with the named method (see the module docstring).
 
     space: 'w' or 'w+'; loss: a spec for `perceptual.make_loss` ('auto' = LPIPS for the official method,
@@ -103,10 +111,28 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
     'pixel+msssim', 'discriminator', ...); vgg: a VGG16 or its weight file (default: searched);
     init: 'mean', 'random' or a seed; stabilize (StyleGAN3): keep ws row 0, which
     only drives the input layer's rotation/translation, at G.mapping.w_avg so that the image frame stays
-    put. `callback(step, info)` is called after every step with the step's loss and ws.
+    put. `callback(step, info)` is called after every step with the step's loss and ws. For 'pti',
+    `tune_steps`, `tune_lr` and `locality` are the tuning's (see `pti.tune`); the other options are the
+    pivot's projection.
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if method == "pti":
+        if (space or "w") != "w":
+            raise InputError("pivotal tuning takes its pivot in W (--space w)")
+        spec, vgg = choose_loss(loss or "auto", D, vgg, AUTO_LOSS[method])  # one weight search, one warning
+        pivot = project(G, target, "official", loss=spec, num_steps=num_steps, lr=lr, init=init,
+                        optimize_noise=optimize_noise, w_avg_samples=w_avg_samples, seed=seed, class_idx=class_idx,
+                        D=D, vgg=vgg, stabilize=stabilize, keep_every=keep_every, callback=callback,
+                        progress=progress)
+        with_lpips = vgg is not None and getattr(vgg, "has_lpips", False)
+        tuning = tune(G, _as_target(G, target), pivot.ws, pivot.noise, num_steps=tune_steps or TUNE_STEPS,
+                      lr=tune_lr or TUNE_LR, vgg=vgg, locality=locality, seed=seed, class_idx=class_idx,
+                      progress=progress, loss="pixel+lpips" if with_lpips else "pixel+msssim")
+        pivot.G = tuning.G
+        pivot.options.update(method="pti", tune_steps=len(tuning.losses), tune_lr=tune_lr or TUNE_LR,
+                             tune_loss=tuning.loss, locality=locality)
+        return pivot
     cfg = {**METHODS[method], **{k: v for k, v in dict(space=space, loss=loss, num_steps=num_steps, lr=lr,
                                                       optimize_noise=optimize_noise).items() if v is not None}}
     if cfg["space"] not in ("w", "w+"):
@@ -208,11 +234,15 @@ def image_files(target: str | Path) -> list[Path]:
     return [path]
 
 
+TUNED_FILE = "tuned.safetensors"
+
+
 def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: str = "official",
                   num_steps: int | None = None, vgg: nn.Module | None = None, save_video: bool = False,
                   report: Callable[[str], None] = print, **options) -> list[tuple[str, float, float, float]]:
     """Project an image, or each image of a folder one at a time, writing per target `target.png`,
-    `proj.png`, `noise.npz` (when noise is optimised), `proj.mp4` (with `save_video`) and, last,
+    `proj.png`, `noise.npz` (when noise is optimised), `tuned.safetensors` (pivotal tuning: the tuned
+    generator, which renders `projected_w.npz` as `proj.png`), `proj.mp4` (with `save_video`) and, last,
     `projected_w.npz`, whose presence marks the target done (a rerun skips it: resumable).
 
     A folder's targets go to outdir/<file stem>/, a single image's to outdir. Unreadable images of a folder
@@ -243,11 +273,13 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
         image, result = project_image(G, picture, method=method, num_steps=num_steps, vgg=vgg,
                                       keep_every=max(1, steps // 100), **options)
         kwargs = {"noise": result.noise} if result.noise is not None else {}
-        proj = render(G, result.ws, **kwargs)[0]
+        proj = render(result.G or G, result.ws, **kwargs)[0]
         save_png(image, folder / "target.png")
         save_png(proj, folder / "proj.png")
         if result.noise is not None:
             save_noise(folder / "noise.npz", G, result.noise)
+        if result.G is not None:
+            save(result.G, folder / TUNED_FILE, extra={"pivot": "projected_w.npz", **result.options})
         if save_video:
             frames = (np.concatenate([image, render(G, ws, **kwargs)[0]], axis=1) for ws in result.history)
             write_video(frames, folder / "proj.mp4", fps=10, total=len(result.history))
