@@ -25,7 +25,6 @@ import time
 
 import numpy as np
 import PIL.Image
-import torch
 
 import stylegan
 from stylegan.data.toonfaces import toonface
