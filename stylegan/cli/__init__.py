@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     commands_dataset,
     commands_demo,
     commands_edit,
+    commands_encoder,
     commands_export,
     commands_generate,
     commands_hub,

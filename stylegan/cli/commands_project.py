@@ -27,7 +27,11 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
               help="Default: w (official), w+ (image2stylegan)")
 @click.option("--num-steps", type=int, default=None, help="Default: 1000 (official), 5000 (image2stylegan)")
 @click.option("--loss", default=None, help="auto, lpips, vgg, pixel, msssim, discriminator, or a sum like pixel+msssim")
-@click.option("--init", default="mean", show_default=True, help="mean, random, or a seed")
+@click.option("--init", default="mean", show_default=True,
+              help="mean, random, encoder (the --encoder's ws), or a seed")
+@click.option("--encoder", "encoder_path", default=None, type=click.Path(),
+              help="An encoder for this network (`stylegan encoder train`; its folder or encoder.safetensors), for "
+                   "--method encoder and --init encoder")
 @click.option("--lr", type=float, default=None, help="Learning rate (default per method)")
 @click.option("--no-noise", is_flag=True, help="Do not optimise the noise inputs")
 @click.option("--stabilize", is_flag=True, help="StyleGAN3: keep the input layer's transform at w_avg")
@@ -43,8 +47,8 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
 @click.option("--overwrite", is_flag=True, help="Project every target anew, even when OUTDIR holds projections made "
               "with other settings")
 @user_errors
-def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, num_steps, loss, init, lr, no_noise,
-                stabilize, class_idx, seed, save_video, vgg, device, outdir, overwrite):
+def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, num_steps, loss, init, encoder_path,
+                lr, no_noise, stabilize, class_idx, seed, save_video, vgg, device, outdir, overwrite):
     """Project an image (or each image of a folder, resumably) into W or W+.
 
     The settings are recorded in OUTDIR/stylegan-project.json: a rerun with the same settings skips the
@@ -55,6 +59,7 @@ def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, n
                              dict(network=network_identity(network), method=method, space=space,
                                   num_steps=num_steps, loss=loss, init=init, lr=lr, no_noise=no_noise,
                                   stabilize=stabilize, class_idx=class_idx, seed=seed, vgg=vgg,
+                                  encoder=network_identity(encoder_path) if encoder_path else None,
                                   **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
                                      if method == "pti" else {})))
     if method != "pti" and (tune_steps or tune_lr or locality):
@@ -68,6 +73,10 @@ def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, n
         keep_freed_memory()
     nets = hub.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
+    encoder = None
+    if encoder_path is not None:
+        from ..latent.encoding import load_encoder
+        encoder = load_encoder(encoder_path, G, resolve_device(device))
     if stabilize and not hasattr(G.synthesis, "input"):
         raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
     try:
@@ -84,7 +93,7 @@ def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, n
         rows = project_files(G, target, outdir, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
                              init=init_value, optimize_noise=False if no_noise else None, seed=seed,
                              class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize, save_video=save_video,
-                             report=click.echo, **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
+                             encoder=encoder, report=click.echo, **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
                                                    if method == "pti" else {}))
     if len(rows) > 1:
         click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}" + (f"{'LPIPS':>10}" if has_lpips else ""))

@@ -31,11 +31,11 @@ NETWORK_ACCESS_OPTIONS = (
                                          "from their official addresses into the cache"),
 )
 # The verbs that may use feature-network weights (metrics, perceptual projection losses).
-WEIGHT_VERBS = frozenset({"metrics", "project", "pipeline", "studio", "train"})
+WEIGHT_VERBS = frozenset({"metrics", "project", "pipeline", "studio", "train", "encoder"})
 # The verbs that compute with torch on the CPU (and take --threads).
 COMPUTE_VERBS = frozenset({"generate", "mix", "noise", "truncation", "interpolate", "layers", "project", "morph",
                            "crossover", "expression", "edit", "directions", "demo", "pipeline", "metrics", "train",
-                           "export", "studio"})
+                           "export", "studio", "encoder"})
 
 
 def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
@@ -68,11 +68,12 @@ class Group(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is not None:
+        if command is not None and not isinstance(command, click.Group):  # (a group's verbs get the options)
+            verb = cmd_name if ctx.parent is None else ctx.info_name  # the top-level verb: `directions sefa`
             names = {opt for param in command.params for opt in getattr(param, "opts", ())}
             if not any(flag in names for flag, _, _ in NETWORK_ACCESS_OPTIONS):
-                network_access_options(command, weights=cmd_name in WEIGHT_VERBS)
-            if cmd_name in COMPUTE_VERBS and "--threads" not in names:
+                network_access_options(command, weights=verb in WEIGHT_VERBS)
+            if verb in COMPUTE_VERBS and "--threads" not in names:
                 click.option("--threads", type=click.IntRange(1, 4096), default=None, expose_value=False,
                              is_eager=True, callback=_set_threads,
                              help=f"CPU threads for torch  [default: ${THREADS_ENV}, else one per core]")(command)

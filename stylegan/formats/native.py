@@ -18,6 +18,7 @@ from ..errors import CheckpointError
 from ..io.files import write_atomic
 from ..models import stylegan1, stylegan2, stylegan3
 from ..models.discriminator import Discriminator
+from ..models.encoder import Encoder
 
 FORMAT_KEY = "stylegan.format"
 FORMAT_VERSION = "1"
@@ -31,6 +32,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "stylegan2.Generator": stylegan2.Generator,
     "stylegan3.Generator": stylegan3.Generator,
     "stylegan2.Discriminator": Discriminator,
+    "encoder.Encoder": Encoder,
 }
 
 

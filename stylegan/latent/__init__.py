@@ -10,11 +10,13 @@ from __future__ import annotations
 from ..lazy import exports
 
 # The projection methods and their defaults: the official StyleGAN2 projector (W, noise optimised),
-# Image2StyleGAN (W+), and pivotal tuning (the official projector's w as the pivot, then the generator tuned).
+# Image2StyleGAN (W+), pivotal tuning (the official projector's w as the pivot, then the generator tuned), and
+# a learned encoder's one pass.
 PROJECTION_METHODS = {
     "official": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
     "image2stylegan": dict(space="w+", loss="auto", num_steps=5000, lr=0.01, optimize_noise=False),
     "pti": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
+    "encoder": dict(space="w+", loss="auto", num_steps=0, lr=0.0, optimize_noise=False),
 }
 
 __getattr__ = exports(__name__, {

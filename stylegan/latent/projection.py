@@ -11,6 +11,8 @@ Two published algorithms:
   conv1_2, conv3_2 and conv4_2 (each normalised by its element count), 5000 steps.
 - 'pti', pivotal tuning (Roich et al. 2021; `pti.py`): the official projector's w is the pivot, then a copy
   of the generator is tuned so that the pivot reproduces the target; the result carries the tuned network.
+- 'encoder': one pass of a learned encoder (`models.encoder`, trained with `stylegan encoder train`), no
+  optimisation; and `init='encoder'` starts any optimising method at the encoder's ws.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from ..formats import save
 from ..io.images import decode_image, fit_image, save_png
 from ..io.latents import save_noise, save_ws
 from ..io.video import write_video
+from ..models.encoder import encode
 from ..models.noise import random_noise
 from . import PROJECTION_METHODS as METHODS
 from .generate import render
@@ -38,7 +41,7 @@ from .pti import STEPS as TUNE_STEPS
 from .pti import tune
 from .space import class_label, device_of, seeds_to_ws
 
-AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg", "pti": "lpips"}  # "auto" with VGG16 weights
+AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg", "pti": "lpips", "encoder": "lpips"}
 
 
 @dataclass
@@ -103,7 +106,7 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
             class_idx: int | None = None, D: nn.Module | None = None, vgg: nn.Module | str | None = None,
             stabilize: bool = False, keep_every: int = 1, callback: Callable[[int, dict], None] | None = None,
             progress: bool = True, tune_steps: int | None = None, tune_lr: float | None = None,
-            locality: bool = False) -> Projection:
+            locality: bool = False, encoder: nn.Module | None = None) -> Projection:
     """Project target image(s) into G's latent space with the named method (see the module docstring).
 
     space: 'w' or 'w+'; loss: a spec for `perceptual.make_loss` ('auto' = LPIPS for the official method,
@@ -113,10 +116,18 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
     only drives the input layer's rotation/translation, at G.mapping.w_avg so that the image frame stays
     put. `callback(step, info)` is called after every step with the step's loss and ws. For 'pti',
     `tune_steps`, `tune_lr` and `locality` are the tuning's (see `pti.tune`); the other options are the
-    pivot's projection.
+    pivot's projection. `encoder` (an `Encoder` for G, see `train.encoder.load_encoder`) serves
+    method='encoder' and init='encoder'.
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    if (method == "encoder" or init == "encoder") and encoder is None:
+        raise InputError("the encoder method and --init encoder need an encoder (--encoder FILE; train one with "
+                         "`stylegan encoder train`)")
+    if method == "encoder":
+        with torch.no_grad():
+            ws = encode(encoder, G.eval(), _as_target(G, target) / 127.5 - 1)
+        return Projection(ws=ws, noise=None, losses=[], history=ws[None].cpu(), options=dict(method="encoder"))
     if method == "pti":
         if (space or "w") != "w":
             raise InputError("pivotal tuning takes its pivot in W (--space w)")
@@ -124,7 +135,7 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
         pivot = project(G, target, "official", loss=spec, num_steps=num_steps, lr=lr, init=init,
                         optimize_noise=optimize_noise, w_avg_samples=w_avg_samples, seed=seed, class_idx=class_idx,
                         D=D, vgg=vgg, stabilize=stabilize, keep_every=keep_every, callback=callback,
-                        progress=progress)
+                        progress=progress, encoder=encoder)
         with_lpips = vgg is not None and getattr(vgg, "has_lpips", False)
         tuning = tune(G, _as_target(G, target), pivot.ws, pivot.noise, num_steps=tune_steps or TUNE_STEPS,
                       lr=tune_lr or TUNE_LR, vgg=vgg, locality=locality, seed=seed, class_idx=class_idx,
@@ -145,12 +156,16 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
     torch.manual_seed(seed)
 
     w_avg, w_std = w_stats(G, w_avg_samples, class_idx)
-    if init == "mean":
+    if init == "encoder":
+        with torch.no_grad():
+            start = encode(encoder, G, target / 127.5 - 1)
+        start = start.mean(dim=1, keepdim=True) if cfg["space"] == "w" else start  # W: one w, the rows' mean
+    elif init == "mean":
         start = w_avg.unsqueeze(1)
     elif init == "random" or isinstance(init, int):
         start = seeds_to_ws(G, [seed if init == "random" else int(init)], class_idx=class_idx)[:, :1]
     else:
-        raise InputError(f"init must be 'mean', 'random' or a seed, got {init!r}")
+        raise InputError(f"init must be 'mean', 'random', 'encoder' or a seed, got {init!r}")
     rows = 1 if cfg["space"] == "w" else G.num_ws
     w_opt = start.expand(batch, rows, -1).clone().requires_grad_(True)
 
@@ -253,7 +268,7 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
     files = image_files(target)
     out = Path(outdir)
     steps = num_steps or METHODS.get(method, METHODS["official"])["num_steps"]
-    if method in METHODS:  # the losses are chosen (and a fallback said) once for all targets
+    if method in METHODS and method != "encoder":  # the losses are chosen (and a fallback said) once
         options["loss"], vgg = choose_loss(options.get("loss") or METHODS[method]["loss"], options.get("D"), vgg,
                                            AUTO_LOSS[method])
     rows = []
@@ -286,7 +301,9 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
         save_ws(folder / "projected_w.npz", result.ws)  # last: its presence marks the target as done
         has_lpips = vgg is not None and getattr(vgg, "has_lpips", False)
         distance = lpips_between(vgg, proj, image) if has_lpips else float("nan")
-        rows.append((file.name, result.losses[-1], psnr(proj, image), distance))
+        final = result.losses[-1] if result.losses else float("nan")  # (an encoder's pass has no loss)
+        rows.append((file.name, final, psnr(proj, image), distance))
         lpips_text = f", LPIPS {distance:.4f}" if has_lpips else ""
-        report(f"{file.name}: loss {result.losses[-1]:.4f}, PSNR {rows[-1][2]:.2f} dB{lpips_text} -> {folder}")
+        loss_text = f"loss {final:.4f}, " if result.losses else ""
+        report(f"{file.name}: {loss_text}PSNR {rows[-1][2]:.2f} dB{lpips_text} -> {folder}")
     return rows

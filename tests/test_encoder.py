@@ -1,0 +1,112 @@
+"""Learned encoders: training reduces their losses and resumes exactly, an encoder is refused for another
+generator, its start helps optimisation, and the command line trains and uses one."""
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import stylegan
+from stylegan.cli import cli
+from stylegan.errors import CheckpointError
+from stylegan.io import read_image, save_png
+from stylegan.latent import project, psnr, render, seeds_to_ws
+from stylegan.latent.encoding import load_encoder
+from stylegan.models import StyleGAN2Generator
+from stylegan.train.encoder import EncoderOptions, train_encoder
+from stylegan.train.log import read_stats
+
+SMALL = dict(batch=8, lr=1e-3, channel_base=256, channel_max=32, features=32, iterations=2)
+
+
+def _generator(path, seed):
+    torch.manual_seed(seed)
+    G = StyleGAN2Generator(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3,
+                           mapping_kwargs=dict(num_layers=2), channel_base=256, channel_max=16)
+    with torch.no_grad():
+        G.mapping.w_avg.copy_(G.mapping(torch.randn(1000, 16), None)[:, 0].mean(0))
+    stylegan.save(G, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny generator and an encoder trained for it (200 steps)."""
+    root = tmp_path_factory.mktemp("encoder")
+    network = _generator(root / "G.safetensors", 0)
+    train_encoder(EncoderOptions(network=str(network), out=str(root / "enc"), steps=200, tick=50, snap=200,
+                                 **SMALL), progress=False, log=lambda line: None)
+    return network, root / "enc"
+
+
+def test_training_reduces_the_losses(trained):
+    _, run = trained
+    ticks = read_stats(run)
+    assert [t["step"] for t in ticks] == [50, 100, 150, 200]
+    for term in ("latent", "pixel", "perceptual"):
+        assert ticks[-1][term] < 0.9 * ticks[0][term], term
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    network = _generator(tmp_path / "G.safetensors", 1)
+    options = dict(network=str(network), tick=3, snap=3, **SMALL)
+    train_encoder(EncoderOptions(out=str(tmp_path / "a"), steps=6, **options), progress=False, log=lambda _: None)
+    train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=3, **options), progress=False, log=lambda _: None)
+    lines = []
+    train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=6, **options), progress=False, log=lines.append,
+                  given={"steps"})
+    assert "from step 3 to 6" in lines[0]
+    G = stylegan.load(network)
+    a, b = (load_encoder(tmp_path / name, G).state_dict() for name in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(stylegan.InputError, match="--lr is part of the encoder run"):
+        train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=6, **{**options, "lr": 0.5}), progress=False,
+                      given={"lr"})
+
+
+def test_an_encoder_is_refused_for_another_generator(trained, tmp_path):
+    _, run = trained
+    other = stylegan.load(_generator(tmp_path / "other.safetensors", 2))
+    with pytest.raises(CheckpointError, match="trained for another generator"):
+        load_encoder(run, other)
+
+
+def test_the_encoder_start_helps_optimisation(trained):
+    network, run = trained
+    G = stylegan.load(network)
+    E = load_encoder(run, G)
+    target = render(G, seeds_to_ws(G, [123456]))
+    quality = {}
+    for init in ("mean", "encoder"):
+        result = project(G, target, method="image2stylegan", loss="pixel", num_steps=20, init=init, encoder=E,
+                         progress=False, w_avg_samples=500)
+        quality[init] = psnr(render(G, result.ws)[0], target[0])
+    assert quality["encoder"] >= quality["mean"]
+    alone = project(G, target, method="encoder", encoder=E)
+    assert alone.losses == [] and alone.ws.shape == (1, G.num_ws, G.w_dim)
+    with pytest.raises(stylegan.InputError, match="need an encoder"):
+        project(G, target, method="encoder")
+
+
+def test_the_command_line_trains_and_uses_an_encoder(trained, tmp_path):
+    network, run = trained
+    result = CliRunner().invoke(cli, ["encoder", "train", "--network", str(network), "--out", str(tmp_path / "e"),
+                                      "--steps", "2", "--tick", "1", "--batch", "4", "--channel-base", "256",
+                                      "--channel-max", "16", "--features", "16"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "e" / "encoder.safetensors").is_file() and "step 2:" in result.output
+    G = stylegan.load(network)
+    save_png(render(G, seeds_to_ws(G, [7]))[0], tmp_path / "face.png")
+    projected = CliRunner().invoke(cli, ["project", "--network", str(network), "--target", str(tmp_path / "face.png"),
+                                         "--method", "encoder", "--encoder", str(run), "--outdir", str(tmp_path / "p")])
+    assert projected.exit_code == 0, projected.output
+    E = load_encoder(run, G)
+    ws = project(G, read_image(tmp_path / "face.png")[None], method="encoder", encoder=E).ws
+    assert np.array_equal(read_image(tmp_path / "p" / "proj.png"), render(G, ws)[0])
+    started = CliRunner().invoke(cli, ["project", "--network", str(network), "--target", str(tmp_path / "face.png"),
+                                       "--init", "encoder", "--encoder", str(run), "--num-steps", "2", "--loss", "pixel",
+                                       "--outdir", str(tmp_path / "q")])
+    assert started.exit_code == 0, started.output
+    other = _generator(tmp_path / "other.safetensors", 3)
+    refused = CliRunner().invoke(cli, ["project", "--network", str(other), "--target", str(tmp_path / "face.png"),
+                                       "--method", "encoder", "--encoder", str(run), "--outdir", str(tmp_path / "r")])
+    assert refused.exit_code == 1 and "trained for another generator" in refused.output
