@@ -245,8 +245,8 @@ STYLEGAN1_G = Record({
 
 DISCRIMINATOR_REQUIRED = ("c_dim", "img_resolution", "img_channels")
 STYLEGAN2_D = Record({
-    "c_dim": Int(0), "img_resolution": RESOLUTION, "img_channels": WIDTH, "architecture": Choice("orig", "skip", "resnet"),
-    "channel_base": WIDTH, "channel_max": WIDTH, "num_fp16_res": Int(0), "conv_clamp": CLAMP,
+    "c_dim": Int(0), "img_resolution": RESOLUTION, "img_channels": WIDTH,
+    "architecture": Choice("orig", "skip", "resnet"), "channel_base": WIDTH, "channel_max": WIDTH, "num_fp16_res": Int(0), "conv_clamp": CLAMP,
     "cmap_dim": Optional(Int(0)), "channels": Channels(),
     "block_kwargs": Record({"activation": LAYER_ACTIVATION, "resample_filter": Filter(), "freeze_layers": Int(0),
                             "fp16_channels_last": Bool()}),
