@@ -403,5 +403,5 @@ def check_stylegan3_filters(config: dict, shapes: dict[str, tuple[int, ...]]) ->
             stored = shapes.get(f"{name}.{kind}")
             if (stored is None) != (count == 1) or (stored is not None and stored[0] != count):
                 found = "none" if stored is None else f"{stored[0]} taps"
-                raise SchemaError(f"layer_specs[{i}]", problem=f"asks for a {kind.replace('_', ' ')} of {count} "
-                                  f"taps, but the file stores {found} for {name}")
+                raise SchemaError(f"layer_specs[{i}]", problem=f"gives {name}.{kind} {count} taps, but the file "
+                                  f"stores {found}")

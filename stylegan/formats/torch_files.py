@@ -101,8 +101,10 @@ def _claimed_storages(pids: list) -> dict[str, int]:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
             continue  # legacy streams also record module sources ('module' ids), which hold no data
         kind, key, numel = pid[1], str(pid[2]), pid[4]
-        if not isinstance(kind, _StorageKind) or not isinstance(numel, int) or numel < 0:
-            raise CheckpointError(f"damaged PyTorch data (a storage record {pid!r:.80})")
+        if not isinstance(kind, _StorageKind):
+            raise CheckpointError("damaged PyTorch data (a storage of an unknown element type)")
+        if not isinstance(numel, int) or numel < 0:
+            raise CheckpointError(f"damaged PyTorch data (a storage of {numel!r:.40} elements)")
         claims[key] = max(claims.get(key, 0), numel * kind.element_size)
     return claims
 
