@@ -5,8 +5,9 @@
 Files (made in a temporary folder): a 35-byte pickle asking for bytearray(3 GiB); a torch zip whose data.pkl
 (100 MB of None values, a list) is deflated to about 100 KB; a legacy .pt whose storage claims 4 GiB; a
 native file whose config asks for img_resolution 2**16 with channels from a huge base; a symlink to
-/dev/zero given as an image. Each line: the file, its size, seconds, peak RSS in MB (the child's ru_maxrss,
-Linux), and the first 100 characters of what the load said.
+/dev/zero given as an image. Each line: the file, its size, the seconds the load took, how much it raised
+the process's peak RSS in MB (ru_maxrss, Linux; importing torch before it not counted), and the first 100
+characters of what the load said.
 """
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ import torch
 from stylegan.formats import native
 from stylegan.models import StyleGAN2Generator
 
-CHILD = ("import resource, sys, stylegan\nfrom stylegan.io import decode_image\np = sys.argv[1]\n"
+CHILD = ("import resource, sys, time, stylegan, stylegan.formats.native, stylegan.models.stylegan3\n"
+         "from stylegan.io.images import decode_image\np = sys.argv[1]\n"
+         "rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\nbefore, start = rss(), time.perf_counter()\n"
          "try:\n    (decode_image if p.endswith('.png') else stylegan.load)(p)\n    said = 'loaded'\n"
          "except BaseException as exc:\n    said = type(exc).__name__ + ': ' + str(exc).replace(chr(10), ' / ')\n"
-         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, said, sep='\\t')\n")
+         "print(time.perf_counter() - start, rss() - before, said, sep='\\t')\n")
 
 
 def _deflated_pt(path: Path, nones: int = 100_000_000) -> None:
@@ -87,16 +90,15 @@ def make_files(folder: Path) -> list[Path]:
 
 
 def measure(path: Path, timeout: float) -> tuple[float, float, str]:
-    """Seconds, the child's peak RSS (MB) and what it said (or 'timed out')."""
-    start = time.perf_counter()
+    """Seconds the load took, how far it raised the child's peak RSS (MB; the imports before it not counted),
+    and what it said (or 'timed out')."""
     try:
         out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True,
                              timeout=timeout, env=dict(os.environ, OMP_NUM_THREADS="1")).stdout
     except subprocess.TimeoutExpired:
-        return time.perf_counter() - start, float("nan"), "timed out"
-    seconds = time.perf_counter() - start
-    peak, _, said = (out.strip().splitlines() or ["nan\tno answer"])[-1].partition("\t")
-    return seconds, float(peak) / 1024, said
+        return float("nan"), float("nan"), "timed out"
+    seconds, growth, said = ((out.strip().splitlines() or [""])[-1].split("\t", 2) + ["nan", "nan", "no answer"])[:3]
+    return float(seconds), float(growth) / 1024, said
 
 
 def main() -> None:
@@ -107,7 +109,7 @@ def main() -> None:
         for path in make_files(Path(folder)):
             size = os.lstat(path).st_size if path.is_symlink() else path.stat().st_size
             seconds, peak, said = measure(path, args.timeout)
-            print(f"{path.name:24s} {size:>9d} B {seconds:7.1f} s {peak:8.0f} MB  {said[:100]}")
+            print(f"{path.name:24s} {size:>9d} B {seconds:8.3f} s {peak:7.0f} MB  {said[:100]}")
 
 
 if __name__ == "__main__":
