@@ -12,6 +12,7 @@ import torch
 
 from stylegan.train.augment import AugmentPipe
 
+from .machine import describe
 from .measure import Row, measure, print_table
 
 
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--p", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print(describe(args.device))
     device = torch.device(args.device)
     torch.manual_seed(0)
     rows = run([int(r) for r in args.resolutions.split(",")], args.presets.split(","), args.batch, args.p, device,

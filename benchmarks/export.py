@@ -20,6 +20,8 @@ import torch
 from stylegan.export import ExportSpec, export_generator
 from stylegan.models import StyleGAN2Generator, StyleGAN3Generator
 
+from .machine import describe
+
 CONFIGS = {
     "sg2-256": (StyleGAN2Generator, dict(img_resolution=256, channel_base=16384)),
     "sg2-1024": (StyleGAN2Generator, dict(img_resolution=1024, channel_base=32768)),
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print(describe('cpu'))
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.configs.split(","):

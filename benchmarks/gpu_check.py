@@ -27,6 +27,7 @@ import stylegan
 from stylegan.models.precision import configure
 
 from . import generation, training_step
+from .machine import describe
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 FIXTURES = ("sg2_skip_32", "sg2_cond_orig_32", "sg2_resnet_gray_32", "sg3t_32", "sg3r_32")
@@ -98,6 +99,7 @@ def main() -> None:
     rows += generation_speed(device, args.dry_run)
     rows += training(device, args.official, args.dry_run)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu (dry run)"
+    print(describe(device))
     print(f"GPU check: {where}, torch {torch.__version__}, {time.time() - start:.0f} s")
     width = max(len(r[0]) for r in rows) + 2
     print(f"{'check':<{width}}{'result':<34}note")

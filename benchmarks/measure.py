@@ -9,6 +9,8 @@ from typing import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from .machine import describe
+
 
 @dataclass
 class Row:
@@ -49,8 +51,7 @@ def measure(name: str, batch: int, fn: Callable[[], object], device: torch.devic
 
 def print_table(rows: list[Row], device: torch.device, note: str = "") -> None:
     """Print the rows as an aligned table."""
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
-    print(f"device {where}, torch {torch.__version__}{', ' + note if note else ''}")
+    print(describe(device) + (f"; {note}" if note else ""))
     print(f"{'benchmark':<26}{'batch':>6}{'items/s':>10}{'ms/item':>10}{'peak MiB':>10}{'GFLOP':>10}{'TFLOP/s':>9}")
     for r in rows:
         per_item = r.seconds / r.batch

@@ -29,6 +29,8 @@ import stylegan.latent.projection
 import stylegan.pipeline  # noqa: F401  (likewise)
 from stylegan.cli import cli
 
+from .machine import describe
+
 OPTIONS = dict(method="image2stylegan", space="w+", loss="pixel+msssim")
 ENTRY_POINTS = ("stylegan project", "pipeline step")
 
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
+    print(describe('cpu'))
     if args.threads:
         torch.set_num_threads(args.threads)
     per_step: dict[str, list[tuple[float, float]]] = {name: [] for name in ENTRY_POINTS}

@@ -32,6 +32,7 @@ from stylegan.models import Discriminator, StyleGAN2Generator, StyleGAN3Generato
 from stylegan.runtime import keep_freed_memory
 from stylegan.train.loss import GANLoss
 
+from .machine import describe
 from .training_step import PHASES
 
 BATCHES = (1, 4, 16, 32)
@@ -205,8 +206,7 @@ def _line(p: Point, peak_rate: float | None) -> str:
 
 def print_table(points: list[Point], peak_rate: float, device: torch.device) -> None:
     """The scaling table."""
-    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
-          f"float32 matmul {peak_rate:.0f} GFLOP/s")
+    print(f"{describe(device)}; float32 matmul {peak_rate:.0f} GFLOP/s")
     print(f"{'task':<22}{'batch':>6}{'ms/image':>12}{'peak MiB':>10}{'GFLOP/s':>10}{'of mm':>7}")
     for p in points:
         print(_line(p, peak_rate))

@@ -22,6 +22,8 @@ from stylegan.latent.settings import Settings
 from stylegan.models import StyleGAN2Generator
 from stylegan.studio.session import Session
 
+from .machine import describe
+
 CHANNEL_BASE = {64: 16384, 256: 16384, 1024: 32768}
 
 
@@ -55,6 +57,7 @@ def main() -> None:
     parser.add_argument("--network", action="append", default=[],
                         help="Time these checkpoints (e.g. builtin:demo) instead of random-weight networks")
     args = parser.parse_args()
+    print(describe(args.device))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
     print("| network | ms/frame | frames/s |")
     print("| --- | --- | --- |")

@@ -19,6 +19,8 @@ from stylegan.train.log import read_stats
 from stylegan.train.loop import training_loop
 from stylegan.train.options import TrainOptions
 
+from .machine import describe
+
 
 def sec_per_kimg(cfg: str, resolution: int, batch: int, steps: int, device: torch.device, cbase: int) -> float:
     """Seconds per kimg over `steps` training steps after one warm-up tick."""
@@ -47,6 +49,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--cbase", type=int, default=16384)
     args = parser.parse_args()
+    print(describe(args.device))
     device = torch.device(args.device)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, cfg {args.cfg}, "
           f"batch {args.batch}, channel_base {args.cbase}")

@@ -32,6 +32,8 @@ from stylegan.models import Discriminator, StyleGAN2Generator
 from stylegan.runtime import keep_freed_memory
 from stylegan.train.loss import GANLoss
 
+from .machine import describe
+
 PHASES = (("Gmain", 1), ("Greg", 4), ("Dmain", 1), ("Dreg", 16))
 OFFICIAL = ["official", "official, memory kept"]
 KEEPS_MEMORY = ("ours", "ours bf16", "official, memory kept")
@@ -184,6 +186,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker, args)
+    print(describe(args.device))
     result = run(args)
     print(f"StyleGAN2 {args.resolution}², batch {args.batch}, channel_base {args.cbase}, channel_max {args.cmax}, "
           f"{args.map_depth} mapping layers, {args.device}, {torch.get_num_threads()} threads, torch {torch.__version__}; "

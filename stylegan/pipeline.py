@@ -259,38 +259,45 @@ def run(recipe: str | Path | dict, seeds: list[int], psi: float | None = None, o
     settings = {"recipe": recipe_dict, "psi": psi,
                 "networks": {name: network_identity(str(path) if str(path).startswith("builtin:") else
                                                     str(_resolve(base, path))) for name, path in names.items()}}
-    RunRecord(out, "pipeline", settings, overwrite, ("seed*/contact.png",)).check().start()
+    run_record = RunRecord(out, "pipeline", settings, overwrite, ("seed*/contact.png",)).check()
     record = {"recipe": recipe_dict, "seeds": seeds, "psi": psi, "versions": _versions(), "timings": {}}
-    for seed in seeds:
-        folder = out / f"seed{seed:04d}"
-        if (folder / "contact.png").exists():
-            progress(f"seed {seed}: already done, skipping")
-            continue
-        ctx = Context(networks, seed, psi, base)
-        state, timings, sheet = None, [], []
-        bar = tqdm(recipe_dict["steps"], desc=f"seed {seed}", unit="step", leave=False)
-        for i, step in enumerate(bar):
-            kind = step["type"]
-            bar.set_postfix_str(kind)
-            start = time.perf_counter()
-            state = STEPS[kind](ctx, state, **{k: v for k, v in step.items() if k != "type"})
-            timings.append((kind, round(time.perf_counter() - start, 3)))
-            stem = f"{i + 1:02d}-{kind}"
-            save_png(state.image, folder / f"{stem}.png")
-            if state.ws is not None:
-                save_ws(folder / f"{stem}.npz", state.ws)
-            sheet.append((stem, state.image))
-        for name, image, ws in ctx.outputs:
-            save_png(image, folder / f"{name}.png")
-            if ws is not None:
-                save_ws(folder / f"{name}.npz", ws)
-            sheet.append((name, image))
-        save_png(_contact_sheet(sheet), folder / "contact.png")  # last: marks the seed as done
-        record["timings"][str(seed)] = timings
-        progress(f"seed {seed}: {len(sheet)} pictures in {folder}")
+    with run_record.started():
+        for seed in seeds:
+            folder = out / f"seed{seed:04d}"
+            if (folder / "contact.png").exists():
+                progress(f"seed {seed}: already done, skipping")
+                continue
+            record["timings"][str(seed)], count = _run_seed(recipe_dict["steps"], Context(networks, seed, psi, base),
+                                                            folder)
+            progress(f"seed {seed}: {count} picture{'s' * (count != 1)} in {folder}")
     with atomic_path(out / "run.json") as tmp:
         tmp.write_text(json.dumps(record, indent=2, default=str))
     return record
+
+
+def _run_seed(steps: list[dict], ctx: Context, folder: Path) -> tuple[list[tuple[str, float]], int]:
+    """Run the recipe's steps for one seed, writing each step's picture (and ws) and, last, the contact
+    sheet that marks the seed done; returns the steps' timings and the number of pictures."""
+    state, timings, sheet = None, [], []
+    bar = tqdm(steps, desc=f"seed {ctx.seed}", unit="step", leave=False)
+    for i, step in enumerate(bar):
+        kind = step["type"]
+        bar.set_postfix_str(kind)
+        start = time.perf_counter()
+        state = STEPS[kind](ctx, state, **{k: v for k, v in step.items() if k != "type"})
+        timings.append((kind, round(time.perf_counter() - start, 3)))
+        stem = f"{i + 1:02d}-{kind}"
+        save_png(state.image, folder / f"{stem}.png")
+        if state.ws is not None:
+            save_ws(folder / f"{stem}.npz", state.ws)
+        sheet.append((stem, state.image))
+    for name, image, ws in ctx.outputs:
+        save_png(image, folder / f"{name}.png")
+        if ws is not None:
+            save_ws(folder / f"{name}.npz", ws)
+        sheet.append((name, image))
+    save_png(_contact_sheet(sheet), folder / "contact.png")  # last: marks the seed as done
+    return timings, len(sheet)
 
 
 def _contact_sheet(items: list[tuple[str, np.ndarray]]) -> np.ndarray:

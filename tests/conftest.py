@@ -139,7 +139,22 @@ def _deterministic():
 
 @pytest.fixture(autouse=True)
 def _private_download_cache(tmp_path_factory, monkeypatch):
-    """Every test sees an empty download cache and no network settings of the machine it runs on."""
+    """Every test sees an empty download cache and none of the settings of the machine it runs on (restored
+    afterwards, also when a command line under test sets them)."""
     monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path_factory.mktemp("stylegan-cache")))
-    for name in ("STYLEGAN_OFFLINE", "STYLEGAN_DOWNLOAD", "STYLEGAN_TIMEOUT"):
+    for name in ("STYLEGAN_OFFLINE", "STYLEGAN_DOWNLOAD", "STYLEGAN_TIMEOUT", "STYLEGAN_THREADS"):
         monkeypatch.delenv(name, raising=False)
+    # The command line's --precision auto picks by timing, which varies between runs; the suite compares the
+    # command line's outputs with the official float32 arithmetic, and tests auto on its own.
+    monkeypatch.setenv("STYLEGAN_PRECISION", "fp32")
+
+
+@pytest.fixture(autouse=True)
+def _own_folder_and_threads(tmp_path_factory, monkeypatch):
+    """Every test runs in a folder of its own (nothing it writes by default lands in the checkout, and files
+    already in the current folder, such as the quick start's out/, cannot disturb it), and with the thread
+    count it started with."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

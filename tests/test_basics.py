@@ -1,4 +1,6 @@
 """Seeds, style bands, image conversion and atomic writes."""
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -28,10 +30,27 @@ def test_parse_seeds(text, expected):
     assert stylegan.parse_seeds(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "1,,2", "x", "3-", "-3", "1.5"])
+@pytest.mark.parametrize("text", ["", "1,,2", "x", "3-", "-3", "1.5", "\u0663", "1-\u0663", "\uff11", "4294967296",
+                                  [2 ** 32], [-1]])
 def test_parse_seeds_rejects_garbage(text):
     with pytest.raises(InputError):
         stylegan.parse_seeds(text)
+
+
+def test_seeds_cover_the_official_range_and_long_lists_are_refused_before_they_are_built():
+    assert stylegan.parse_seeds("4294967295,0004294967295") == [2 ** 32 - 1] * 2
+    assert len(stylegan.parse_seeds("0-999999")) == 1_000_000
+    tracemalloc.start()
+    try:
+        for text in ("0-4294967295", "0-99999999", "1-2,0-999999"):
+            with pytest.raises(InputError, match="at most 1,000,000"):
+                stylegan.parse_seeds(text)
+        assert tracemalloc.get_traced_memory()[1] < 2 ** 20  # nothing the size of the list was allocated
+    finally:
+        tracemalloc.stop()
+    with pytest.raises(InputError, match="too large") as info:
+        stylegan.parse_seeds("9" * 5000)  # longer than Python converts to an int
+    assert len(str(info.value)) < 200
 
 
 def test_style_ranges_per_generation():

@@ -141,9 +141,9 @@ def server():
 
 
 def cache_files(root) -> list[str]:
-    """The files in the cache, apart from the (empty, kept) lock files."""
+    """The files in the cache."""
     files = root.rglob("*") if root.exists() else []
-    return sorted(str(p.relative_to(root)) for p in files if p.is_file() and p.parent.name != "locks")
+    return sorted(str(p.relative_to(root)) for p in files if p.is_file())
 
 
 def test_load_by_url_equals_the_local_file_and_is_then_served_from_the_cache(cache, server):

@@ -1,5 +1,7 @@
 """The native format (safetensors + JSON config) round-trips every network exactly."""
+import errno
 import json
+import os
 
 import pytest
 import safetensors.torch
@@ -71,9 +73,9 @@ def test_discriminator_and_generators_together(tmp_path):
 
 def test_interrupted_save_leaves_no_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "disk full")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", broken)
+    monkeypatch.setattr(os, "fsync", broken)  # the bytes are written, then flushing them to disk fails
     path = tmp_path / "net.safetensors"
     with pytest.raises(OSError):
         stylegan.save(_tiny_networks()["sg2"], path)

@@ -182,7 +182,7 @@ def test_generate_resumes_only_with_the_same_settings(tmp_path, inputs):
     half = _pixels(out / "seed0002.png")
     (out / "seed0002.png").unlink()
     result = _generate(inputs, out, "--trunc", "0.5")
-    assert result.exit_code == 0 and "1 images written, 3 already there" in result.output
+    assert result.exit_code == 0 and "1 image written, 3 already there" in result.output
     assert np.array_equal(_pixels(out / "seed0002.png"), half)
     result = _generate(inputs, out, "--trunc", "1.0")
     assert result.exit_code == 1 and "Traceback" not in result.output

@@ -1,6 +1,10 @@
-"""Inference precision modes and torch.compile stay within a stated tolerance of fp32 eager."""
+"""Inference precision modes and torch.compile stay within a stated tolerance of fp32 eager; precision auto
+is measured once, cached, and never picks a mode outside its bound."""
 import copy
+import json
+
 import numpy as np
+import PIL.Image
 import pytest
 import torch
 from conftest import DATA
@@ -9,6 +13,7 @@ import stylegan
 from stylegan.errors import InputError
 from stylegan.latent import seeds_to_ws
 from stylegan.latent.generate import render
+from stylegan.models.autoprecision import IDENTICAL, MIN_GAIN, MIN_PSNR, candidates, choose
 from stylegan.models.precision import configure
 
 # Max abs difference on uint8 output, and mean difference, allowed for reduced precision.
@@ -71,3 +76,87 @@ def test_a_copy_of_a_compiled_generator_runs_its_own_weights(monkeypatch):
         twin.synthesis.b32.torgb.bias.add_(0.5)
         assert torch.allclose(twin.synthesis(ws), before + 0.5, atol=1e-5)
         assert torch.equal(G.synthesis(ws), before)
+
+
+class Renders:
+    """Counts G.synthesis calls (each candidate's timing runs it)."""
+
+    def __init__(self, G):
+        self.count = 0
+        G.synthesis.register_forward_hook(lambda *args: setattr(self, "count", self.count + 1))
+
+
+def test_auto_precision_is_measured_once_and_cached(monkeypatch, tmp_path):
+    monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
+    renders = Renders(G)
+    first = choose(G, batch=2)
+    assert not first.cached and renders.count > 0 and set(first.seconds) == set(candidates(torch.device("cpu")))
+    assert first.psnr["fp32"] == IDENTICAL and first.precision in first.seconds
+    assert G.synthesis.precision == "official"  # measuring leaves the network as it was
+    renders.count = 0
+    again = choose(stylegan.load(DATA / "sg2_skip_32.pkl"), batch=2)  # another process would read the same file
+    assert again.cached and again.precision == first.precision and again.seconds == first.seconds
+    assert choose(G, batch=2).cached and renders.count == 0
+    assert not choose(G, batch=3).cached  # each batch size is chosen for separately
+    configure(G, "auto", batch=2)
+    assert G.synthesis.precision == first.precision
+
+
+def test_a_given_precision_wins_without_measuring(monkeypatch, tmp_path):
+    monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
+    renders = Renders(G)
+    for name in ("fp32", "bf16", "official"):
+        assert configure(G, name).synthesis.precision == name
+    assert renders.count == 0 and not (tmp_path / "precision.json").exists()
+
+
+def _fake_candidates(G, fast_output):
+    """A `configure` for choose(): 'fake' makes the synthesis return `fast_output(ws)` at once."""
+    def configure(net, name):
+        net.synthesis.__dict__.pop("forward", None)
+        if name == "fake":
+            net.synthesis.forward = lambda ws, **kwargs: fast_output(ws)
+        else:
+            net.synthesis.precision = name
+    return configure
+
+
+def test_a_faster_candidate_outside_the_bound_is_never_chosen(monkeypatch, tmp_path):
+    monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path))
+    G = stylegan.load(DATA / "sg2_skip_32.pkl")
+    wrong = _fake_candidates(G, lambda ws: torch.rand(len(ws), 3, 32, 32) * 2 - 1)
+    choice = choose(G, options=["fp32", "fake"], configure=wrong)
+    assert choice.seconds["fake"] * MIN_GAIN < choice.seconds["fp32"]  # it was much faster ...
+    assert choice.psnr["fake"] < MIN_PSNR and choice.precision == "fp32"  # ... and refused
+    with torch.no_grad():
+        exact = G.synthesis(G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0)), None,
+                                      truncation_psi=0.7))
+    near = _fake_candidates(G, lambda ws: exact + 1e-4)  # as fast, and within the bound: chosen
+    assert choose(G, options=["fp32", "fake"], configure=near).precision == "fake"
+    assert "forward" not in G.synthesis.__dict__ and G.synthesis.precision == "official"
+    assert not (tmp_path / "precision.json").exists()  # test candidates are not cached
+
+
+def test_the_command_line_measures_by_default(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from stylegan.cli import cli
+    monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("STYLEGAN_PRECISION")
+    args = ["generate", "--network", str(DATA / "sg2_skip_32.pkl"), "--seeds", "0-1", "--batch", "2"]
+    result = CliRunner().invoke(cli, args + ["--outdir", str(tmp_path / "auto")])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "cache" / "precision.json").read_text())
+    (key, chosen), = record.items()
+    assert key.endswith("batch 2") and chosen["precision"] in chosen["seconds"]
+    exact = CliRunner().invoke(cli, args + ["--precision", "fp32", "--outdir", str(tmp_path / "fp32")])
+    assert exact.exit_code == 0
+    for name in ("seed0000.png", "seed0001.png"):
+        a = np.asarray(PIL.Image.open(tmp_path / "auto" / name), dtype=np.float64)
+        b = np.asarray(PIL.Image.open(tmp_path / "fp32" / name), dtype=np.float64)
+        mse = np.square(a - b).mean()
+        assert mse == 0 or 10 * np.log10(255 ** 2 / mse) >= MIN_PSNR
+    info = CliRunner().invoke(cli, ["info", "--network", str(DATA / "sg2_skip_32.pkl"), "--speed", "--batch", "2"])
+    assert f"precision auto: {chosen['precision']} on " in info.output and "(cached;" in info.output

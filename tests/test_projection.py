@@ -1,4 +1,6 @@
 """Projection: recovering known latents, the official algorithm's mechanics, losses, targets, CLI."""
+import warnings
+
 import numpy as np
 import PIL.Image
 import pytest
@@ -9,11 +11,11 @@ from conftest import DATA
 import stylegan
 from stylegan.cli import cli
 from stylegan.errors import InputError
-from stylegan.io import read_image
+from stylegan.io import read_image, save_directions
 from stylegan.latent import load_ws, save_ws, seeds_to_ws
 from stylegan.latent.generate import render
 from stylegan.latent.perceptual import DiscriminatorFeatures, make_loss, ms_ssim
-from stylegan.latent.projection import noise_regularizer, project, psnr
+from stylegan.latent.projection import noise_regularizer, project, project_files, psnr
 
 
 @pytest.fixture(scope="module")
@@ -149,10 +151,18 @@ def test_cli_project_folder_is_resumable_and_outputs_are_usable(tmp_path, G2):
             assert "b4.conv1.noise_const" in noise.files
     again = _run("project", "--network", DATA / "sg2_skip_32.pkl", "--target", targets, "--num-steps", "5",
                  "--loss", "pixel", "--outdir", out)
+    directions = tmp_path / "dirs.npz"
+    save_directions(directions, np.eye(1, G2.w_dim, dtype=np.float32), np.ones(1, np.float32),
+                    np.ones(1, np.float32), "test")
     assert again.output.count("already projected") == 2
+    # The stored ws with the projection's optimised noise (noise.npz beside them) render the projection.
     rendered = _run("generate", "--network", DATA / "sg2_skip_32.pkl", "--projected-w",
                     out / "face3" / "projected_w.npz", "--outdir", tmp_path / "gen")
-    assert rendered.exit_code == 0 and (tmp_path / "gen" / "proj00.png").exists()
+    assert rendered.exit_code == 0 and "using the projection's noise" in rendered.output
+    assert np.array_equal(read_image(tmp_path / "gen" / "proj00.png"), read_image(out / "face3" / "proj.png"))
+    edited = _run("edit", "--network", DATA / "sg2_skip_32.pkl", "--projected-w", out / "face3" / "projected_w.npz",
+                  "--direction", directions, "--strength", "0", "--outdir", tmp_path / "edit")
+    assert edited.exit_code == 0 and "using the projection's noise" in edited.output
 
 
 def test_cli_applications(tmp_path, G2):
@@ -236,3 +246,15 @@ def test_missing_vgg_weights(G2, hub):
     assert result.options["loss"] == "pixel+msssim"
     with pytest.raises(stylegan.StyleGANError, match=r"put vgg16-397923af.pth or vgg16.pt in .*checkpoints"):
         project(G2, target, loss="lpips", num_steps=2, progress=False)
+
+
+def test_a_folder_without_vgg_weights_says_so_once(G2, hub, tmp_path):
+    targets = tmp_path / "targets"
+    targets.mkdir()
+    for seed in (3, 4, 5):
+        PIL.Image.fromarray(render(G2, seeds_to_ws(G2, [seed]))[0]).save(targets / f"face{seed}.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # as a script runs: each warning once per place it is raised
+        rows = project_files(G2, targets, tmp_path / "out", num_steps=1, w_avg_samples=200, progress=False)
+    assert len(rows) == 3
+    assert [str(w.message).count("offline losses") for w in caught] == [1]

@@ -108,3 +108,44 @@ def test_processes_started_by_a_keeping_process_keep_too():
     script = "from stylegan.runtime import inherit, memory_kept\ninherit()\nprint(memory_kept())"
     assert run(script, "keep").strip() == "True"
     assert run(script).strip() == "False"
+
+
+def test_thread_counts_are_positive_integers(monkeypatch):
+    from stylegan.errors import InputError
+    from stylegan.runtime import thread_count
+    monkeypatch.delenv("STYLEGAN_THREADS", raising=False)
+    assert thread_count() is None and thread_count(3) == 3 and thread_count(" 2 ") == 2
+    monkeypatch.setenv("STYLEGAN_THREADS", "4")
+    assert thread_count() == 4
+    for bad in ("0", "-1", "x", "1.5", "\u0663", "99999"):
+        with pytest.raises(InputError, match="not a number of threads"):
+            thread_count(bad)
+
+
+def test_threads_option_and_environment_apply_to_computing_verbs(tmp_path, monkeypatch):
+    import torch
+    from click.testing import CliRunner
+
+    from stylegan.cli import cli
+    seen = {}
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (seen.setdefault("threads", n), real(n)))
+    result = CliRunner().invoke(cli, ["generate", "--seeds", "0", "--threads", "1", "--outdir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert seen == {"threads": 1} and torch.get_num_threads() == 1
+    monkeypatch.setenv("STYLEGAN_THREADS", "lots")
+    result = CliRunner().invoke(cli, ["generate", "--seeds", "0", "--outdir", str(tmp_path)])
+    assert result.exit_code == 1 and result.output.strip().endswith("to a positive integer")
+    assert CliRunner().invoke(cli, ["models"]).exit_code == 0  # no computing, no thread setting
+
+
+def test_the_command_line_makes_idle_threads_sleep_unless_told_otherwise():
+    script = ("import os, runpy, sys\nsys.argv = ['stylegan', 'models']\n"
+              "try:\n    runpy.run_module('stylegan.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+              "print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-2:] == ["PASSIVE", "False"]  # set before torch could start its threads
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split()[-2] == "ACTIVE"

@@ -249,7 +249,23 @@ def test_cli_train_and_options(tmp_path, data):
                                  "--aug", "noaug", "--cbase", "256", "--cmax", "16", "--map-depth", "2",
                                  "--workers", "0", "--mirror", "1"])
     assert result.exit_code == 0, result.output
-    assert "snapshot network-snapshot-000000.safetensors" in result.output
+    # Snapshots at 0.004 and 0.008 kimg: named by the exact kimg, so neither overwrites the other.
+    assert "snapshot network-snapshot-000000.004.safetensors" in result.output
+    assert "snapshot network-snapshot-000000.008.safetensors" in result.output
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert latest_snapshot(run_dir).name == "network-snapshot-000000.008.safetensors"
+    # The hint the run prints, as it is: the recorded options (ticks, workers, mirror) carry over.
+    recorded = json.loads((run_dir / "training_options.json").read_text())
+    result = runner.invoke(cli, ["train", "--resume", str(run_dir), "--kimg", "0.016"])
+    assert result.exit_code == 0, result.output
+    assert f"resuming {run_dir} with --kimg 0.016 (was 0.008)" in result.output
+    assert "snapshot network-snapshot-000000.016.safetensors" in result.output
+    assert json.loads((run_dir / "training_options.json").read_text()) == {**recorded, "kimg": 0.016,
+                                                                           "resume": str(run_dir)}
+    result = runner.invoke(cli, ["train", "--resume", str(run_dir), "--gamma", "5"])
+    assert result.exit_code == 1 and "--gamma is part of the run being resumed (1.0)" in result.output
+    result = runner.invoke(cli, ["train", "--cfg", "stylegan2", "--data", str(data)])
+    assert result.exit_code == 2 and "Missing option '--outdir'" in result.output
     result = runner.invoke(cli, ["train", "--outdir", str(tmp_path), "--cfg", "stylegan2", "--data", str(data),
                                  "--batch", "6", "--gpus", "4", "--gamma", "1"])
     assert result.exit_code != 0 and "multiple of --gpus" in result.output
@@ -270,7 +286,7 @@ def test_generator_output_architecture_trains_and_resumes(tmp_path, data):
                                       "--map-depth", "2", "--workers", "0", "--g-arch", "orig"])
     assert result.exit_code == 0, result.output
     run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
-    resumed = train(tiny(tmp_path, data, resume=str(run_dir), kimg=0.016), show_progress=False)
+    resumed = train(TrainOptions(outdir="", data="", resume=str(run_dir), kimg=0.016), show_progress=False)
     assert resumed == run_dir
     G = stylegan.load(latest_snapshot(run_dir))
     blocks = [getattr(G.synthesis, f"b{res}") for res in G.synthesis.block_resolutions]

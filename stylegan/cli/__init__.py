@@ -20,12 +20,15 @@ from . import (  # noqa: F401
     commands_studio,  # (importing registers the verbs)
     commands_train,
 )
+from ..runtime import quiet_idle_threads
 from .common import cli
 
 
 def main() -> None:
-    """Console entry point: warnings print as one line each, then the command runs."""
+    """Console entry point: warnings print as one line each, idle compute threads sleep instead of spinning
+    (`stylegan.runtime.quiet_idle_threads`, before torch starts), then the command runs."""
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    quiet_idle_threads()
     cli()
 
 

@@ -11,7 +11,8 @@ from .common import cli, resolve_device, user_errors
 
 @cli.command()
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint to show")
-@click.option("--outdir", type=click.Path(), default="demo", show_default=True)
+@click.option("--outdir", type=click.Path(), default="demo", show_default=True,
+              help="Folder for the figures and index.html")
 @click.option("--projection-steps", type=int, default=PROJECTION_STEPS, show_default=True,
               help="Optimisation steps of the projection figure")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")

@@ -8,7 +8,7 @@ import click
 from ..errors import StyleGANError
 from ..hub.builtin import DEMO
 from ..io.outputs import check_outputs
-from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
+from .common import GeneratorOptions, cli, generator_options, projection_noise, resolve_device, user_errors
 
 
 @cli.group()
@@ -25,11 +25,13 @@ def _report(d, out: str) -> None:
 
 
 @directions.command()
-@click.option("--network", default=DEMO, show_default=True)
-@click.option("--layers", "layer_spec", default="all", show_default=True, help="ws rows whose style weights to factorise")
+@click.option("--network", default=DEMO, show_default=True, help="Checkpoint: a file, URL or published name")
+@click.option("--layers", "layer_spec", default="all", show_default=True,
+              help="ws rows whose style weights to factorise")
 @click.option("--num", type=int, default=32, show_default=True, help="Directions kept")
-@click.option("--out", required=True, type=click.Path())
-@click.option("--device", default="auto", show_default=True)
+@click.option("--out", required=True, type=click.Path(),
+              help="Direction file to write: .npz (all components) or .npy (the first)")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
 @user_errors
 def sefa(network, layer_spec, num, out, device):
     """SeFa: closed-form directions from the style weights (no sampling, no extra network)."""
@@ -42,13 +44,14 @@ def sefa(network, layer_spec, num, out, device):
 
 
 @directions.command()
-@click.option("--network", default=DEMO, show_default=True)
+@click.option("--network", default=DEMO, show_default=True, help="Checkpoint: a file, URL or published name")
 @click.option("--samples", type=int, default=100_000, show_default=True, help="Mapped w samples (1e6 fits in memory)")
 @click.option("--num", type=int, default=64, show_default=True, help="Components kept")
-@click.option("--class", "class_idx", type=int, default=None)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path())
-@click.option("--device", default="auto", show_default=True)
+@click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled latents")
+@click.option("--out", required=True, type=click.Path(),
+              help="Direction file to write: .npz (all components) or .npy (the first)")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
 @user_errors
 def ganspace(network, samples, num, class_idx, seed, out, device):
     """GANSpace: principal components of w, with their standard deviations as strength units."""
@@ -62,15 +65,16 @@ def ganspace(network, samples, num, class_idx, seed, out, device):
 
 
 @directions.command()
-@click.option("--network", default=DEMO, show_default=True)
+@click.option("--network", default=DEMO, show_default=True, help="Checkpoint: a file, URL or published name")
 @click.option("--scores", required=True, type=click.Path(dir_okay=False), help="CSV with seed,score (or seed,label)")
 @click.option("--ratio", type=float, default=0.02, show_default=True, help="Top/bottom share of scores used")
-@click.option("--classifier", type=click.Choice(["auto", "svm", "logistic"]), default="auto", show_default=True)
+@click.option("--classifier", type=click.Choice(["auto", "svm", "logistic"]), default="auto", show_default=True,
+              help="Linear classifier that finds the boundary (auto: SVM when scikit-learn is installed)")
 @click.option("--condition", "conditions", multiple=True, type=click.Path(dir_okay=False),
               help="Boundary .npy to keep unchanged (repeatable)")
-@click.option("--class", "class_idx", type=int, default=None)
+@click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
 @click.option("--out", required=True, type=click.Path(), help="boundary.npy or .npz")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
 @user_errors
 def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out, device):
     """InterFaceGAN: a linear boundary fitted to per-seed scores or labels."""
@@ -105,7 +109,7 @@ def parse_strengths(text: str) -> list[float]:
 @click.option("--strength", default="-3:3:7", show_default=True, help="LO:HI:COUNT, or a comma list")
 @click.option("--video", "video_path", default=None, type=click.Path(),
               help="Also write a video sweeping the strength")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, strength, video_path, outdir):
     """Move seeds or projected ws along a direction in chosen layers: one strip per latent (grid)."""
@@ -127,15 +131,16 @@ def edit_cmd(gen: GeneratorOptions, seeds, projected_w, direction, layer_spec, s
     ws, labels = gen.sources(G, seeds or projected_w)
     vector, unit = load_direction(direction, G.w_dim)
     layers = resolve_layers(G, layer_spec)
+    noise = projection_noise(G, projected_w, gen.noise_mode)
     rows = []
     for i in range(len(ws)):
         edited = torch.cat([editing.apply_direction(ws[i:i + 1], vector, k * unit, layers) for k in strengths])
-        rows.append(list(render(G, edited, gen.noise_mode)))
+        rows.append(list(render(G, edited, gen.noise_mode, noise)))
     path = Path(outdir) / "edit.png"
     save_png(labeled_grid(rows, labels, [f"{k:+g}" for k in strengths]), path)
     click.echo(str(path))
     if video_path:
         sweep = np.linspace(min(strengths), max(strengths), 60)
         edited = torch.cat([editing.apply_direction(ws[:1], vector, k * unit, layers) for k in sweep])
-        write_video(iter(render(G, edited, gen.noise_mode)), video_path, fps=20)
+        write_video(iter(render(G, edited, gen.noise_mode, noise)), video_path, fps=20)
         click.echo(video_path)

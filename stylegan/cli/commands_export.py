@@ -39,7 +39,8 @@ def _shape(shape: tuple) -> str:
 @click.option("--part", type=click.Choice(PARTS), default="full", show_default=True,
               help="mapping (z -> ws), synthesis (ws -> image) or full (z -> image)")
 @click.option("--batch", default="dynamic", show_default=True, help="Batch size N, or dynamic")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+              help="What the synthesis layers compute in")
 @click.option("--trunc", "truncation_psi", type=float, default=None,
               help="Bake truncation psi in as a constant (default: psi is an input)")
 @click.option("--trunc-cutoff", "truncation_cutoff", type=int, default=None, help="Truncate only the first N ws")

@@ -11,7 +11,8 @@ from ..errors import StyleGANError
 from ..hub.builtin import DEMO
 from ..io.outputs import RunRecord, check_outputs, network_identity
 from ..latent.seeds import parse_seeds
-from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, resolve_device, user_errors
+from .common import (CONFIG_HELP, GeneratorOptions, cli, generator_options, parse_grid, projection_noise,
+                     resolve_device, user_errors)
 
 
 @cli.command()
@@ -21,7 +22,7 @@ from .common import CONFIG_HELP, GeneratorOptions, cli, generator_options, parse
               help="Render stored ws (.npz key 'w' or .npy) instead of seeds")
 @click.option("--settings", "settings_file", default=None, type=click.Path(dir_okay=False),
               help="Render the image a studio capture's .json describes (its network unless --network is given)")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @click.option("--grid", default=None, help="Also write grid.png with COLSxROWS images, e.g. 4x2")
 @click.option("--batch", "batch_size", type=int, default=4, show_default=True, help="Images per forward pass")
 @click.option("--format", "out_format", type=click.Choice(["png", "zip"]), default="png", show_default=True,
@@ -77,7 +78,7 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         keep_freed_memory()
     from ..latent.generate import check_truncation, render
     from ..latent.space import class_label
-    G = gen.load()
+    G = gen.load(batch_size)
     psi, cutoff = getattr(G, "default_truncation", (1.0, None))
     if seeds is not None and psi != 1 and gen.truncation_psi == 1:
         click.echo(f"note: this network's home code truncates by default (psi {psi:g} on the first {cutoff} ws); "
@@ -86,7 +87,8 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         ws = load_ws(projected_w, G)
         names = [f"proj{i:02d}.png" for i in range(len(ws))]
         _check_grid(grid_shape, len(ws))
-        for name, img in zip(names, render(G, ws, gen.noise_mode, batch_size=batch_size)):
+        noise = projection_noise(G, projected_w, gen.noise_mode)
+        for name, img in zip(names, render(G, ws, gen.noise_mode, noise, batch_size=batch_size)):
             save_png(img, out / name)
             click.echo(str(out / name))
     else:
@@ -94,13 +96,13 @@ def generate(gen: GeneratorOptions, seeds: str | None, projected_w: str | None, 
         _check_grid(grid_shape, len(seed_list))
         check_truncation(G, gen.truncation_psi, gen.truncation_cutoff)
         class_label(G, gen.class_idx)  # fail early on a missing or wrong class (and warn once when ignored)
-        record.start()
         class_idx = gen.class_idx if G.c_dim else None
-        stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, class_idx,
-                                   gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip",
-                                   resume=not overwrite)
+        with record.started():
+            stats = generate_to_folder(G, seed_list, out, gen.truncation_psi, gen.truncation_cutoff, class_idx,
+                                       gen.noise_mode, batch_size, rank, world_size, as_zip=out_format == "zip",
+                                       resume=not overwrite)
         where = f" (rank {rank} of {world_size})" if world_size > 1 else ""
-        click.echo(f"{out}: {stats.written} images written, {stats.skipped} already there, "
+        click.echo(f"{out}: {stats.written} image{'s' * (stats.written != 1)} written, {stats.skipped} already there, "
                    f"{stats.seconds:.1f} s, {stats.images_per_second:.2f} img/s{where}")
     if grid_shape:
         import numpy as np
@@ -132,12 +134,34 @@ def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
 @cli.command()
 @click.option("--network", "network", default=DEMO, show_default=True, help="Checkpoint to describe")
 @click.option("--config", default=None, help=CONFIG_HELP)
+@click.option("--speed", is_flag=True, help="Also show what --precision auto chose on this machine, and the timings "
+              "it chose by (measured now unless cached)")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto (for --speed)")
+@click.option("--batch", type=click.IntRange(1, 4096), default=1, show_default=True,
+              help="Images per call (for --speed; each batch size is chosen for separately)")
 @user_errors
-def info(network: str, config: str | None) -> None:
+def info(network: str, config: str | None, speed: bool, device: str, batch: int) -> None:
     """Describe a checkpoint: format, networks, resolution, dims, style layers, parameters."""
     from ..formats.info import describe
     from ..hub import resolve_network
-    click.echo(describe(resolve_network(network), config=config, label=network))
+    path = resolve_network(network)
+    click.echo(describe(path, config=config, label=network))
+    if speed:
+        from .. import formats
+        from ..models.autoprecision import MIN_PSNR, choose
+        from ..runtime import device_name
+        G = formats.load(path, device=resolve_device(device), config=config)
+        choice = choose(G, batch)
+        where = device_name(next(G.parameters()).device)
+        if not choice.seconds:
+            click.echo(f"precision auto: fp32 on {where} (this network has no reduced-precision layers)")
+            return
+        click.echo(f"precision auto: {choice.precision} on {where}, batch {batch} "
+                   f"({'cached' if choice.cached else 'measured now'}; kept when within {MIN_PSNR:g} dB of fp32)")
+        for name, seconds in choice.seconds.items():
+            quality = "identical" if choice.psnr[name] >= 99 else f"{choice.psnr[name]:.1f} dB"
+            click.echo(f"  {name:<5} {1000 * seconds:9.1f} ms/call  {quality:>10}"
+                       f"{'  <- chosen' if name == choice.precision else ''}")
 
 
 @cli.command()

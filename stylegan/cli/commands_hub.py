@@ -55,7 +55,7 @@ def download(names: tuple[str, ...], weights: bool) -> None:
         try:
             path = job()
         except StyleGANError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"Error: {exc}", err=True)
             failed += 1
             continue
         click.echo(f"{name}: {path} ({_megabytes(path.stat().st_size)})")

@@ -20,7 +20,7 @@ from .common import GeneratorOptions, cli, generator_options, parse_grid, user_e
               help="ws rows taken from B: 0-6, coarse, middle, fine, ...; repeat for stacked blocks")
 @click.option("--weight", type=float, default=1.0, show_default=True,
               help="1 = replace A's rows by B's, 0.5 = average them")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
     """Style mixing figure: each cell is row A with column B's styles in the chosen layers."""
@@ -42,8 +42,8 @@ def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
 @click.option("--seeds", required=True, help="Seeds (or .npz ws files), e.g. 0-2")
 @click.option("--samples", type=int, default=4, show_default=True, help="Noise realisations shown")
 @click.option("--std-samples", type=int, default=100, show_default=True, help="Realisations for the std-dev map")
-@click.option("--noise-seed", type=int, default=0, show_default=True)
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--noise-seed", type=int, default=0, show_default=True, help="Seed of the noise draws")
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir):
     """Stochastic variation (several noise draws, zoomed crops, per-pixel std dev) and noise in layers."""
@@ -73,7 +73,7 @@ def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir
 @click.option("--trunc", "psis", default="-1,-0.5,0,0.5,0.7,1,1.5", show_default=True,
               help="Truncation psi of each column, comma-separated")
 @click.option("--psi", "old_psis", default=None, hidden=True, help="Deprecated name of --trunc")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
     """Truncation sweep: rows = seeds, columns = truncation psi (0 = the average image, negative = past it)."""
@@ -101,14 +101,15 @@ def truncation(gen: GeneratorOptions, seeds, psis, old_psis, outdir):
 @cli.command()
 @generator_options
 @click.option("--seeds", required=True, help="Keyframe seeds, e.g. 0-7 (split across grid cells)")
-@click.option("--space", type=click.Choice(["w", "z"]), default="w", show_default=True)
+@click.option("--space", type=click.Choice(["w", "z"]), default="w", show_default=True,
+              help="Walk in W (after truncation) or in Z")
 @click.option("--kind", type=click.Choice(["linear", "cubic", "slerp"]), default=None,
               help="Path shape; default cubic in W, slerp in Z")
-@click.option("--frames-per-step", type=int, default=60, show_default=True)
+@click.option("--frames-per-step", type=int, default=60, show_default=True, help="Frames from one seed to the next")
 @click.option("--loop", is_flag=True, help="Return to the first keyframe (seamless loop)")
 @click.option("--grid", default="1x1", show_default=True, help="COLSxROWS walks side by side")
 @click.option("--noise-loop", is_flag=True, help="Keep each seed's w fixed and loop the noise instead")
-@click.option("--fps", type=float, default=30, show_default=True)
+@click.option("--fps", type=float, default=30, show_default=True, help="Frames per second")
 @click.option("--output", required=True, type=click.Path(), help="walk.mp4 or walk.gif")
 @user_errors
 def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop, grid, noise_loop, fps, output):
@@ -143,14 +144,14 @@ def interpolate(gen: GeneratorOptions, seeds, space, kind, frames_per_step, loop
         frames = video.walk_frames(G, walks, (cols, rows), gen.noise_mode)
         total = len(walks[0])
     count = write_video(frames, output, fps, total)
-    click.echo(f"{output}: {count} frames")
+    click.echo(f"{output}: {count} frame{'s' * (count != 1)}")
 
 
 @cli.command()
 @generator_options
 @click.option("--seed-a", "seed_a", default="1", show_default=True, help="Seed or .npz ws file for A")
 @click.option("--seed-b", "seed_b", default="2", show_default=True, help="Seed or .npz ws file for B")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def layers(gen: GeneratorOptions, seed_a, seed_b, outdir):
     """For each ws row: A with only that row from B, in one labelled strip."""

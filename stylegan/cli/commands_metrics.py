@@ -12,7 +12,8 @@ _NAMES = "\n".join(f"  {name:<12} {about}" for name, about in METRIC_DESCRIPTION
 
 
 @cli.command(epilog=f"\b\nMetrics:\n{_NAMES}")
-@click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl or native .safetensors (G_ema is used)")
+@click.option("--network", default=DEMO, show_default=True,
+              help="Checkpoint: NVIDIA .pkl or native .safetensors (G_ema is used)")
 @click.option("--metrics", "metric_names", default="fid50k_full", show_default=True,
               help="Comma-separated metric names (see below)")
 @click.option("--data", default=None,

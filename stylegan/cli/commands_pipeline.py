@@ -11,8 +11,8 @@ from .common import cli, resolve_device, user_errors
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--seeds", required=True, help="Seeds, e.g. 0-9")
 @click.option("--trunc", "truncation_psi", type=float, default=None, help="psi for generate/mix (default: recipe's)")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
-@click.option("--device", default="auto", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
 @click.option("--overwrite", is_flag=True, help="Run every seed anew, even when OUTDIR holds results made with "
               "another recipe or psi")
 @user_errors

@@ -15,21 +15,25 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
 @cli.command("project")
 @click.option("--network", default=DEMO, show_default=True, help="Checkpoint to project into")
 @click.option("--target", required=True, type=click.Path(), help="An image, or a folder of images")
-@click.option("--method", type=click.Choice(sorted(METHODS)), default="official", show_default=True)
-@click.option("--space", type=click.Choice(["w", "w+"]), default=None, help="Default: w (official), w+ (image2stylegan)")
+@click.option("--method", type=click.Choice(sorted(METHODS)), default="official", show_default=True,
+              help="official (StyleGAN2 projector: W, noise optimised) or image2stylegan (W+)")
+@click.option("--space", type=click.Choice(["w", "w+"]), default=None,
+              help="Default: w (official), w+ (image2stylegan)")
 @click.option("--num-steps", type=int, default=None, help="Default: 1000 (official), 5000 (image2stylegan)")
-@click.option("--loss", default=None, help="auto, pixel, msssim, discriminator, or a sum like pixel+msssim")
+@click.option("--loss", default=None, help="auto, lpips, vgg, pixel, msssim, discriminator, or a sum like pixel+msssim")
 @click.option("--init", default="mean", show_default=True, help="mean, random, or a seed")
 @click.option("--lr", type=float, default=None, help="Learning rate (default per method)")
 @click.option("--no-noise", is_flag=True, help="Do not optimise the noise inputs")
 @click.option("--stabilize", is_flag=True, help="StyleGAN3: keep the input layer's transform at w_avg")
 @click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
-@click.option("--seed", type=int, default=303, show_default=True)
+@click.option("--seed", type=int, default=303, show_default=True,
+              help="Seed of the initial noise (and of --init random)")
 @click.option("--save-video", is_flag=True, help="Also write proj.mp4 (target | projection, per step)")
 @click.option("--vgg", default=None, type=click.Path(dir_okay=False),
               help="VGG16 weights (vgg16-397923af.pth or vgg16.pt); default: $STYLEGAN_VGG16 or the torch hub cache")
-@click.option("--device", default="auto", show_default=True)
-@click.option("--outdir", type=click.Path(), required=True)
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
+@click.option("--outdir", type=click.Path(), required=True,
+              help="Folder for the projection (one subfolder per image when TARGET is a folder)")
 @click.option("--overwrite", is_flag=True, help="Project every target anew, even when OUTDIR holds projections made "
               "with other settings")
 @user_errors
@@ -65,12 +69,12 @@ def project_cmd(network, target, method, space, num_steps, loss, init, lr, no_no
     has_lpips = vgg_net is not None and vgg_net.has_lpips
     if not Path(target).is_dir():
         decode_image(files[0], G.img_channels)  # a damaged single target is refused before anything is written
-    record.start()
     init_value = int(init) if init.isdigit() else init
-    rows = project_files(G, target, outdir, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
-                         init=init_value, optimize_noise=False if no_noise else None, seed=seed,
-                         class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize, save_video=save_video,
-                         report=click.echo)
+    with record.started():
+        rows = project_files(G, target, outdir, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
+                             init=init_value, optimize_noise=False if no_noise else None, seed=seed,
+                             class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize, save_video=save_video,
+                             report=click.echo)
     if len(rows) > 1:
         click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}" + (f"{'LPIPS':>10}" if has_lpips else ""))
         for name, final, value, distance in rows:
@@ -99,7 +103,7 @@ def _save_strip(images, labels, path: Path) -> None:
 @click.argument("source_b")
 @click.option("--steps", type=int, default=8, show_default=True, help="Interpolation steps from A to B")
 @click.option("--video", "video_path", default=None, type=click.Path(), help="Also write a video")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
     """Morph between two ws (.npz from projection, or seeds) by linear interpolation in W+."""
@@ -127,7 +131,7 @@ def morph(gen: GeneratorOptions, source_a, source_b, steps, video_path, outdir):
 @click.option("--content", required=True, help="ws file or seed giving the first (content) layers")
 @click.option("--style", "style_src", required=True, help="ws file or seed giving the remaining (style) layers")
 @click.option("--layers", "layer_spec", default=None, help="Layers taken from the style, e.g. 9-17 (default: 9 and up)")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
     """Layer crossover: content layers from one image, style layers from another."""
@@ -159,7 +163,7 @@ def crossover(gen: GeneratorOptions, content, style_src, layer_spec, outdir):
 @click.option("--neutral", required=True, help="ws file or seed with a neutral expression")
 @click.option("--expressive", required=True, help="ws file or seed with the expression to transfer")
 @click.option("--strength", default="1.0", show_default=True, help="One value or a list, e.g. 0,0.5,1,1.5")
-@click.option("--outdir", type=click.Path(), default="out", show_default=True)
+@click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def expression(gen: GeneratorOptions, target_src, neutral, expressive, strength, outdir):
     """Expression transfer: target + strength * (expressive - neutral)."""

@@ -17,7 +17,7 @@ INSTALL_HINT = "pip install 'stylegan[studio]'"
 @cli.command()
 @click.option("--network", "networks", multiple=True, help="Checkpoint to offer (repeatable); builtin:demo is "
               "offered too when installed")
-@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--port", type=int, default=7860, show_default=True, help="Port to serve on")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback exposes the studio to your network")
 @click.option("--token", default=None, help="The access token (default: a new random one each start); '' turns "

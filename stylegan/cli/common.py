@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import click
 
@@ -11,6 +12,7 @@ from ..errors import StyleGANError
 from ..hub.builtin import DEMO
 from ..hub.cache import DOWNLOAD_ENV, OFFLINE_ENV
 from ..io.outputs import describe_os_error
+from ..runtime import THREADS_ENV
 from ..models import PRECISIONS
 
 
@@ -28,25 +30,61 @@ NETWORK_ACCESS_OPTIONS = (
     ("--download-weights", DOWNLOAD_ENV, "Download missing feature-network weights (InceptionV3, VGG16, LPIPS) "
                                          "from their official addresses into the cache"),
 )
+# The verbs that may use feature-network weights (metrics, perceptual projection losses).
+WEIGHT_VERBS = frozenset({"metrics", "project", "pipeline", "studio", "train"})
+# The verbs that compute with torch on the CPU (and take --threads).
+COMPUTE_VERBS = frozenset({"generate", "mix", "noise", "truncation", "interpolate", "layers", "project", "morph",
+                           "crossover", "expression", "edit", "directions", "demo", "pipeline", "metrics", "train",
+                           "export", "studio"})
+
+
+def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        os.environ[THREADS_ENV] = str(value)
+
+
+class Verb(click.Command):
+    """A verb; those that compute apply the thread count (--threads, $STYLEGAN_THREADS) before they run."""
+
+    def invoke(self, ctx: click.Context):
+        """Apply the thread settings of a computing verb, then run it."""
+        if ctx.find_root().invoked_subcommand in COMPUTE_VERBS:
+            from ..runtime import set_threads, thread_count
+            try:
+                count = thread_count()
+            except StyleGANError as exc:
+                raise click.ClickException(str(exc)) from None
+            if count is not None:  # (torch is imported only when there is something to set)
+                set_threads(count)
+        return super().invoke(ctx)
 
 
 class Group(click.Group):
-    """The verb group: every verb also takes --offline and --download-weights."""
+    """The verb group: every verb also takes --offline, those that use feature-network weights
+    --download-weights, and those that compute --threads."""
+
+    command_class = Verb
+    group_class = type  # subgroups (directions) are Groups too, so their verbs are Verbs
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             names = {opt for param in command.params for opt in getattr(param, "opts", ())}
             if not any(flag in names for flag, _, _ in NETWORK_ACCESS_OPTIONS):
-                network_access_options(command)
+                network_access_options(command, weights=cmd_name in WEIGHT_VERBS)
+            if cmd_name in COMPUTE_VERBS and "--threads" not in names:
+                click.option("--threads", type=click.IntRange(1, 4096), default=None, expose_value=False,
+                             is_eager=True, callback=_set_threads,
+                             help=f"CPU threads for torch  [default: ${THREADS_ENV}, else one per core]")(command)
         return command
 
 
-def network_access_options(func):
-    """Add --offline and --download-weights to a command (they set the environment settings)."""
+def network_access_options(func, weights: bool = True):
+    """Add --offline and, with `weights`, --download-weights to a command (they set the environment settings)."""
     for flag, env, help_text in NETWORK_ACCESS_OPTIONS:
-        func = click.option(flag, is_flag=True, expose_value=False, is_eager=True, callback=_set_env(env),
-                            help=help_text)(func)
+        if weights or flag != "--download-weights":
+            func = click.option(flag, is_flag=True, expose_value=False, is_eager=True, callback=_set_env(env),
+                                help=help_text)(func)
     return func
 
 
@@ -124,14 +162,15 @@ class GeneratorOptions:
     compile_: bool
     config: str | None
 
-    def load(self):
-        """G_ema on the chosen device, with the StyleGAN3 transform and the speed options applied."""
+    def load(self, batch: int = 1):
+        """G_ema on the chosen device, with the StyleGAN3 transform and the speed options applied (`batch`:
+        the images per call the verb renders, for which --precision auto measures)."""
         from .. import hub
         from ..latent.generate import set_input_transform
         from ..models.precision import configure
         G = hub.load(self.network, device=resolve_device(self.device), config=self.config)
         set_input_transform(G, parse_vec2(self.translate), self.rotate)
-        return configure(G, self.precision, self.compile_)
+        return configure(G, self.precision, self.compile_, batch)
 
     def sources(self, G, text: str):
         """ws and labels for seeds and/or ws files, with these options' truncation and class."""
@@ -146,7 +185,8 @@ def generator_options(func=None, *, truncation: bool = True):
     if func is None:
         return functools.partial(generator_options, truncation=truncation)
     options = [
-        click.option("--network", default=DEMO, show_default=True, help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality "
+        click.option("--network", default=DEMO, show_default=True,
+                     help="Checkpoint: NVIDIA .pkl (PyTorch or TF era), rosinality "
                      ".pt, MMGeneration .pth or native .safetensors; a file, an http(s) URL or a published "
                      "checkpoint's name (`stylegan models`)"),
         click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi"),
@@ -154,12 +194,16 @@ def generator_options(func=None, *, truncation: bool = True):
                      help="Truncate only the first N ws"),
         click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks"),
         click.option("--noise-mode", type=click.Choice(["const", "random", "none"]), default="const",
-                     show_default=True),
+                     show_default=True, help="Per-layer noise: the stored maps (const), fresh draws (random) or none"),
         click.option("--translate", default="0,0", show_default=True, help="StyleGAN3: translate X,Y"),
         click.option("--rotate", type=float, default=0.0, show_default=True, help="StyleGAN3: rotate, degrees"),
         click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto"),
         click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-                     help="Mixed-precision layers: auto (fp16 on CUDA), fp32, fp16 or bf16"),
+                     envvar="STYLEGAN_PRECISION",
+                     help="What the mixed-precision layers compute in: auto (the fastest on this machine within "
+                          "40 dB of fp32, measured once and cached; `stylegan info --speed`), official (fp16 on "
+                          "CUDA, else fp32), fp32 (the official CPU arithmetic), fp16 or bf16  "
+                          "[env: STYLEGAN_PRECISION]"),
         click.option("--compile", "compile_", is_flag=True, help="torch.compile the synthesis network"),
         click.option("--config", default=None, help=CONFIG_HELP),
     ]
@@ -176,3 +220,13 @@ def generator_options(func=None, *, truncation: bool = True):
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+def projection_noise(G, projected_w: str | None, noise_mode: str):
+    """With --projected-w and the stored noise (--noise-mode const), the noise the projection optimised
+    (noise.npz beside the ws file), so that its ws render as the projection did; None otherwise."""
+    from ..io.latents import projection_noise as stored_noise
+    noise = stored_noise(projected_w, G) if projected_w is not None and noise_mode == "const" else None
+    if noise is not None:
+        click.echo(f"using the projection's noise ({Path(projected_w).with_name('noise.npz')})", err=True)
+    return noise

@@ -396,12 +396,13 @@ def _names(names: list[str]) -> str:
 def format_summary(summary: Summary) -> str:
     """The report printed at the end of `stylegan dataset`."""
     kind = "grayscale" if summary.channels == 1 else "RGB"
-    lines = [f"wrote {summary.images} images ({summary.resolution}x{summary.resolution} {kind}; labels: "
-             f"{summary.labels}) to {summary.dest}"]
+    size = f"{summary.resolution}x{summary.resolution}"
+    lines = [f"wrote {summary.images} image{'s' * (summary.images != 1)} ({size} {kind}; labels: {summary.labels}) "
+             f"to {summary.dest}"]
     for title, groups in (("converted", summary.converted), ("skipped", summary.skipped)):
         if groups:
             lines.append(f"{title} {sum(len(v) for v in groups.values())}:")
             lines += [f"  {reason}: {len(names)} ({_names(names)})" for reason, names in groups.items()]
     if summary.not_read:
-        lines.append(f"stopped at --max-images: {summary.not_read} more files not read")
+        lines.append(f"stopped at --max-images: {summary.not_read} more file{'s' * (summary.not_read != 1)} not read")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """TorchScript export by tracing, and running the result."""
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,9 @@ def write_torchscript(part: Part, path: str | Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about Python values: the checks below cover them
         traced = torch.jit.trace(part, part.example_inputs(), check_trace=False)
-        torch.jit.save(traced, str(path))
+    buffer = io.BytesIO()  # torch.jit.save writes files in C++, which aborts on a full disk; Python raises OSError
+    torch.jit.save(traced, buffer)
+    Path(path).write_bytes(buffer.getbuffer())
 
 
 def run_torchscript(path: str | Path, inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..io.files import atomic_path, regular_file_size
+from ..io.files import regular_file_size, write_atomic
 from ..models import stylegan1, stylegan2, stylegan3
 from ..models.discriminator import Discriminator
 from .bounded_build import build_bounded
@@ -57,8 +57,7 @@ def save_networks(nets: dict[str, nn.Module], path: str | Path, extra: dict | No
             tensors[f"{name}.{key}"] = value.detach().to("cpu").contiguous().clone()
     metadata = {FORMAT_KEY: FORMAT_VERSION, NETWORKS_KEY: json.dumps(records),
                 EXTRA_KEY: json.dumps(extra or {})}
-    with atomic_path(path) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
+    write_atomic(path, lambda f: f.write(safetensors.torch.save(tensors, metadata=metadata)))
 
 
 def read_metadata(path: str | Path) -> dict:

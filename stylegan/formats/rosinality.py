@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..io.files import atomic_path
+from ..io.files import write_atomic
 from ..models.discriminator import Discriminator
 from ..models.stylegan2 import Generator as Generator2
 from .common import estimate_w_avg, fill_module
@@ -241,6 +241,5 @@ def export(nets: dict[str, nn.Module], path: str | Path) -> list[str]:
                  for ours, theirs, kind in table}
         out[key] = {**state, **extra}
     out["latent_avg"] = G_ema.mapping.w_avg.detach().cpu().clone()
-    with atomic_path(path) as tmp:
-        torch.save(out, tmp)
+    write_atomic(path, lambda f: torch.save(out, f))
     return list(out)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from . import builtin, zoo
-from .cache import cache_root, is_offline, is_url, network_cache_path
+from ..io.paths import user_path
+from .cache import cache_root, check_url, is_offline, is_url, network_cache_path
 from .download import DownloadError, OfflineError, fetch, verify_cached
 
 
@@ -25,7 +26,7 @@ def network_path(entry: zoo.Checkpoint) -> Path:
 def download_network(spec: str, progress: bool = True) -> Path:
     """The cached file of a URL or zoo name, downloading it first when it is not cached yet."""
     if is_url(spec):
-        return fetch(spec, network_cache_path(spec), progress=progress)
+        return fetch(check_url(spec), network_cache_path(spec), progress=progress)
     entry = zoo.get(spec)
     return fetch(entry.download_url, network_path(entry), sha256=entry.sha256, progress=progress)
 
@@ -37,14 +38,15 @@ def resolve_network(spec: str | os.PathLike) -> str | Path:
         return builtin.resolve(text)
     if is_url(text):
         return download_network(text)
-    if Path(text).expanduser().exists():
-        return spec
+    path = user_path(text)
+    if path.exists():
+        return path
     if zoo.find(text) is not None:
         return download_network(text)
-    if "/" not in text and "\\" not in text and not Path(text).suffix:
+    if "/" not in text and "\\" not in text and not path.suffix:
         raise CheckpointError(f"{text}: no such file, and not a published checkpoint name "
                               f"(`stylegan models` lists them){zoo.suggest(text)}")
-    return spec
+    return path
 
 
 def load_networks(spec: str | os.PathLike, which: tuple[str, ...] | None = None, device="cpu",

@@ -14,16 +14,12 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-CACHE_ENV = "STYLEGAN_CACHE"
+from ..errors import CheckpointError
+from ..runtime import CACHE_ENV, cache_root  # noqa: F401 (the cache's home, re-exported)
+
 OFFLINE_ENV = "STYLEGAN_OFFLINE"
 DOWNLOAD_ENV = "STYLEGAN_DOWNLOAD"
 _TRUE = ("1", "true", "yes", "on")
-
-
-def cache_root() -> Path:
-    """$STYLEGAN_CACHE, else ~/.cache/stylegan."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "stylegan"
 
 
 def is_offline() -> bool:
@@ -40,6 +36,19 @@ def downloads_allowed() -> bool:
 def is_url(text: str | os.PathLike) -> bool:
     """True for http:// and https:// addresses."""
     return str(text).lower().startswith(("http://", "https://"))
+
+
+def check_url(url: str) -> str:
+    """`url` when it is a well-formed http(s) address with a host; a CheckpointError saying what is wrong
+    otherwise."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # parsing the port raises ValueError for a bad one
+    except ValueError as exc:
+        raise CheckpointError(f"{url}: not a valid address ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise CheckpointError(f"{url}: not a valid address (http:// or https:// and a host name are needed)")
+    return url
 
 
 def url_file_name(url: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import StyleGANError
-from .cache import cache_root, digest_path, is_offline, sha256_of
+from .cache import digest_path, is_offline, sha256_of
 
 try:
     import fcntl
@@ -106,19 +106,28 @@ def fetch(url: str, dest: Path, sha256: str | None = None, hash_prefix: str | No
 
 @contextlib.contextmanager
 def _lock(dest: Path):
-    """Hold an exclusive lock on `dest` (a file under `$STYLEGAN_CACHE/locks`, kept for the next
-    process); without fcntl (Windows) nothing is locked."""
+    """Hold an exclusive lock on `dest`: the file `.NAME.lock` beside it, removed by its holder when done (a
+    waiter that then finds its lock file gone, or replaced, opens the new one); without fcntl (Windows)
+    nothing is locked."""
     if fcntl is None:
         yield
         return
-    folder = cache_root() / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{dest.parent.name}-{dest.name}.lock", "a") as f:
+    path = dest.with_name(f".{dest.name}.lock")
+    while True:
+        f = open(path, "a")
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        f.close()  # the holder before us removed this file: lock the current one
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
 
 
 def _fetch_unlocked(url: str, dest: Path, sha256: str | None, hash_prefix: str | None, timeout: float,

@@ -7,13 +7,14 @@ Every file the package reads from a path the user gives goes through `open_regul
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
 import stat
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -51,6 +52,18 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if isinstance(exc, OSError) and (exc.filename is None or str(exc.filename) == str(tmp)):
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
+
+
+def write_atomic(path: str | Path, produce: Callable[[BinaryIO], Any]) -> None:
+    """Write a file atomically with `produce(file)`, which writes the content to a file object. The content is
+    made in memory first and then written by Python: writers implemented in C++ or Rust (torch.save,
+    torch.jit.save, safetensors) abort the process or raise their own errors when the disk fills up; here a
+    full disk is an OSError naming `path`, and no temporary file is left."""
+    buffer = io.BytesIO()
+    produce(buffer)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(buffer.getbuffer())
 
 
 def _create_beside(path: Path) -> tuple[Path, int]:

@@ -49,7 +49,8 @@ def load_ws(path: str | Path, G=None, device: torch.device | str | None = None) 
 def split_index(spec: str | Path) -> tuple[str, int | None]:
     """'dirs.npz:3' -> ('dirs.npz', 3); a spec without a ':N' suffix -> (spec, None)."""
     head, sep, tail = str(spec).rpartition(":")
-    return (head, int(tail)) if sep and head and tail.isdigit() else (str(spec), None)
+    is_index = sep and head and tail.isascii() and tail.isdigit() and len(tail) <= 18
+    return (head, int(tail)) if is_index else (str(spec), None)
 
 
 def load_directions(path: str | Path, w_dim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -115,3 +116,12 @@ def load_noise(path: str | Path, G) -> list[torch.Tensor]:
             raise InputError(f"{path}: noise {name} is {found}; this network needs {size[0]}x{size[1]} maps")
         out.append(torch.from_numpy(array.astype(np.float32))[None, None].to(device))
     return out
+
+
+def projection_noise(ws_path: str | Path, G) -> list[torch.Tensor] | None:
+    """The per-layer noise a projection optimised along with its ws: `noise.npz` beside the ws file (as
+    `stylegan project` writes them), when there is one and G has noise inputs; None otherwise."""
+    path = Path(ws_path).with_name("noise.npz")
+    if not G.synthesis.noise_layers() or not path.is_file():
+        return None
+    return load_noise(path, G)

@@ -5,13 +5,14 @@ Light on purpose (no torch): the command line imports it before any verb runs.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import StyleGANError
 
@@ -142,6 +143,19 @@ class RunRecord:
         elif self._recorded() == new:
             return
         write_json(self.path, {"settings": new, "verb": self.verb})
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator["RunRecord"]:
+        """`start()` for the work inside; when that work fails before any output exists, the record it made is
+        removed again, so that a failed run leaves nothing behind."""
+        existed = self.path.is_file()
+        self.start()
+        try:
+            yield self
+        except BaseException:
+            if not existed and not self._earlier():
+                self.path.unlink(missing_ok=True)
+            raise
 
 
 def network_identity(network: str) -> str:

@@ -139,6 +139,29 @@ def lpips_distance(vgg: nn.Module, target: torch.Tensor) -> Callable[[torch.Tens
 PROJECTION_LOSSES = "the projection's LPIPS and VGG losses"
 
 
+def choose_loss(spec: str, D: nn.Module | None = None, vgg: nn.Module | str | None = None,
+                auto: str = "lpips") -> tuple[str, nn.Module | None]:
+    """The loss spec that `spec` stands for and the VGG16 it needs (loaded when `vgg` is a weight file or
+    None): 'auto' means `auto` when VGG16 weights are found, else pixel + MS-SSIM (+ discriminator features
+    when D is given), with one warning. A folder of targets resolves it once, so it warns once."""
+    spec = spec.lower().strip()
+    needs_vgg = spec == "auto" or any(p.strip() in ("vgg", "lpips") for p in spec.split("+"))
+    if not needs_vgg or isinstance(vgg, nn.Module):
+        return (auto if spec == "auto" else spec), vgg
+    try:
+        vgg = load_vgg16_net(vgg, PROJECTION_LOSSES)
+        if spec == "auto" and "lpips" in auto and not vgg.has_lpips:
+            raise WeightsMissingError("the VGG16 weights have no LPIPS heads (install the lpips package or "
+                                      "use NVIDIA's vgg16.pt)")
+        return (auto if spec == "auto" else spec), vgg
+    except WeightsMissingError as exc:
+        if spec != "auto":
+            raise
+        fallback = "pixel+msssim" + ("+discriminator" if D is not None else "")
+        warnings.warn(f"{exc}; projecting with the offline losses {fallback} instead", stacklevel=3)
+        return fallback, None
+
+
 def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None, vgg: nn.Module | str | None = None,
               auto: str = "lpips", weights: dict[str, float] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The per-sample loss against `target` (images in [0, 255]) for a '+'-separated spec of 'pixel',
@@ -149,21 +172,7 @@ def make_loss(spec: str, target: torch.Tensor, D: nn.Module | None = None, vgg: 
     or None to search $STYLEGAN_VGG16 and the torch hub cache.
     """
     weights = weights or {}
-    spec = spec.lower().strip()
-    needs_vgg = spec == "auto" or any(p.strip() in ("vgg", "lpips") for p in spec.split("+"))
-    if needs_vgg and not isinstance(vgg, nn.Module):
-        try:
-            vgg = load_vgg16_net(vgg, PROJECTION_LOSSES)
-            if spec == "auto" and "lpips" in auto and not vgg.has_lpips:
-                raise WeightsMissingError("the VGG16 weights have no LPIPS heads (install the lpips package or "
-                                          "use NVIDIA's vgg16.pt)")
-            spec = auto if spec == "auto" else spec
-        except WeightsMissingError as exc:
-            if spec != "auto":
-                raise
-            fallback = "pixel+msssim" + ("+discriminator" if D is not None else "")
-            warnings.warn(f"{exc}; projecting with the offline losses {fallback} instead", stacklevel=2)
-            spec = fallback
+    spec, vgg = choose_loss(spec, D, vgg, auto)
     parts = []
     for name in (part.strip() for part in spec.split("+")):
         if name == "pixel":

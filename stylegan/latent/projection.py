@@ -29,7 +29,7 @@ from ..io.video import write_video
 from ..models.noise import random_noise
 from . import PROJECTION_METHODS as METHODS
 from .generate import render
-from .perceptual import lpips_between, make_loss
+from .perceptual import choose_loss, lpips_between, make_loss
 from .space import class_label, device_of, seeds_to_ws
 
 AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg"}  # what 'auto' means when VGG16 is available
@@ -223,6 +223,9 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
     files = image_files(target)
     out = Path(outdir)
     steps = num_steps or METHODS.get(method, METHODS["official"])["num_steps"]
+    if method in METHODS:  # the losses are chosen (and a fallback said) once for all targets
+        options["loss"], vgg = choose_loss(options.get("loss") or METHODS[method]["loss"], options.get("D"), vgg,
+                                           AUTO_LOSS[method])
     rows = []
     for file in files:
         folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out

@@ -140,15 +140,15 @@ def stochastic_variation(G: nn.Module, ws: torch.Tensor, num_samples: int = 4, s
 
 
 def noise_in_layers(G: nn.Module, ws: torch.Tensor, noise_seed: int = 0) -> np.ndarray:
-    """The paper's noise figure for each latent: noise in all layers, in none, in fine layers only
-    (64² and up) and in coarse layers only (4²-32²), all with the same noise draw."""
+    """The paper's noise figure for each latent: noise in all layers, in none, in the fine layers only
+    (64² and up) and in the coarse and middle layers only (4²-32²), all with the same noise draw."""
     layers = G.synthesis.noise_layers()
     fine = [i for i, layer in enumerate(layers) if layer.resolution >= 64]
-    coarse = [i for i, layer in enumerate(layers) if layer.resolution < 64]
+    below = [i for i, layer in enumerate(layers) if layer.resolution < 64]
     settings = [("all", noise_modes(G, range(len(layers)), "random", "none")),
                 ("none", ["none"] * len(layers)),
-                ("fine only", noise_modes(G, fine, "random", "none")),
-                ("coarse only", noise_modes(G, coarse, "random", "none"))]
+                ("fine only (64²+)", noise_modes(G, fine, "random", "none")),
+                ("4²-32² only", noise_modes(G, below, "random", "none"))]
     rows = []
     for i in range(len(ws)):
         noise = random_noise(G, 1, torch.Generator().manual_seed(noise_seed))

@@ -51,7 +51,7 @@ class DiscriminatorBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False):
         device = (x if x is not None else img).device
-        dtype = layer_dtype(self.use_fp16, "auto", device, force_fp32)
+        dtype = layer_dtype(self.use_fp16, "official", device, force_fp32)
         memory_format = activation_format(device, dtype, self.channels_last)
         if x is not None:
             x = x.to(dtype=dtype, memory_format=memory_format)

@@ -2,10 +2,12 @@
 
 Networks mark their highest-resolution layers for reduced precision (the official `num_fp16_res`).
 `precision` decides what those layers compute in:
-  'auto'  the official behaviour: float16 on CUDA, float32 elsewhere;
-  'fp32'  float32 everywhere;
-  'fp16'  float16, on any device;
-  'bf16'  bfloat16, on any device (fast on CPUs with AMX/AVX512-BF16 and on recent GPUs).
+  'official'  the official behaviour: float16 on CUDA, float32 elsewhere (a loaded network's default);
+  'fp32'      float32 everywhere (the official CPU arithmetic: the same pixels as the official code);
+  'fp16'      float16, on any device;
+  'bf16'      bfloat16, on any device (fast on CPUs with AMX/AVX512-BF16 and on recent GPUs);
+  'auto'      (`configure` only, the command line's default) the fastest of these on this machine whose
+              output stays within a stated bound of float32's, measured once and cached (`autoprecision`).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def layer_dtype(reduced_ok: bool, precision: str, device: torch.device, force_fp
     """The dtype a layer runs in: float32 unless it is marked for reduced precision and the policy allows."""
     if force_fp32 or not reduced_ok or precision == "fp32":
         return torch.float32
-    if precision == "auto":
+    if precision in ("official", "auto"):
         return torch.float16 if device.type == "cuda" else torch.float32
     return _REDUCED[precision]
 
@@ -49,11 +51,14 @@ def modconv_fused(requested: bool | str | None, default: bool | str, device: tor
     return bool(requested)
 
 
-def configure(G: nn.Module, precision: str = "auto", compile: bool = False) -> nn.Module:
-    """Set G's synthesis precision policy and optionally compile its forward pass (torch.compile caches one
-    graph per input shape). Returns G."""
+def configure(G: nn.Module, precision: str = "auto", compile: bool = False, batch: int = 1) -> nn.Module:
+    """Set G's synthesis precision policy ('auto': measured for `batch` images per call, see `autoprecision`)
+    and optionally compile its forward pass (torch.compile caches one graph per input shape). Returns G."""
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        from .autoprecision import choose
+        precision = choose(G, batch).precision
     G.synthesis.precision = precision
     if compile:
         if not hasattr(torch, "compile"):

@@ -142,7 +142,7 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, force_fp32: bool = False,
                 fused_modconv=None, noise_mode="const", noise=None, update_emas: bool = False,
-                precision: str = "auto"):
+                precision: str = "official"):
         """`noise_mode` and `noise` are one value for all convolutions or a sequence, one per convolution;
         `precision` is the policy of `stylegan.precision` for blocks marked use_fp16."""
         w_iter = iter(ws.unbind(dim=1))
@@ -192,7 +192,7 @@ class SynthesisNetwork(nn.Module):
         self.img_resolution_log2 = int(np.log2(img_resolution))
         self.img_channels = img_channels
         self.num_fp16_res = num_fp16_res
-        self.precision = "auto"  # see stylegan.precision
+        self.precision = "official"  # see models.precision
         self.block_resolutions = [2 ** i for i in range(2, self.img_resolution_log2 + 1)]
         self.channels = channels_table(img_resolution, channel_base, channel_max, channels)
         fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)

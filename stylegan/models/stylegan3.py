@@ -197,7 +197,7 @@ class SynthesisLayer(nn.Module):
         self.padding = [int(pad_lo[0]), int(pad_hi[0]), int(pad_lo[1]), int(pad_hi[1])]
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, force_fp32: bool = False,
-                update_emas: bool = False, precision: str = "auto", fused_modconv: bool = True) -> torch.Tensor:
+                update_emas: bool = False, precision: str = "official", fused_modconv: bool = True) -> torch.Tensor:
         if update_emas:
             magnitude = x.detach().to(torch.float32).square().mean()
             self.magnitude_ema.copy_(magnitude.lerp(self.magnitude_ema, self.magnitude_ema_beta))
@@ -249,7 +249,7 @@ class SynthesisNetwork(nn.Module):
         self.margin_size = margin_size
         self.output_scale = output_scale
         self.num_fp16_res = num_fp16_res
-        self.precision = "auto"  # see stylegan.precision
+        self.precision = "official"  # see models.precision
         self.input_spec = dict(input_spec)
         self.layer_specs = [dict(s) for s in layer_specs]
         self.input = SynthesisInput(w_dim=w_dim, **input_spec)

@@ -36,7 +36,7 @@ from .log import open_stats
 from .loss import GANLoss
 from .options import TrainOptions, build_networks, lod_at
 from .sampling import ChunkSampler, reseed
-from .snapshot import Progress, load_snapshot, save_snapshot
+from .snapshot import Progress, load_snapshot, save_snapshot, snapshot_name
 
 
 class TrainingError(StyleGANError):
@@ -214,6 +214,7 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
     if main and state is None:
         save_png(make_grid(grid_reals, int(math.ceil(math.sqrt(len(grid_reals))))), run_dir / "reals.png")
         _save_fakes(G_ema, grid_z, grid_c, run_dir / "fakes_init.png", batch_gpu)
+    if main:  # every option the run goes on with, so that a resume needs nothing but the run folder
         with atomic_path(run_dir / "training_options.json") as tmp:
             tmp.write_text(opts.to_json())
     stats_jsonl = open_stats(run_dir) if main else None
@@ -297,7 +298,7 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
                 if main:
                     path = save_snapshot(run_dir, progress, {"G": G, "D": D, "G_ema": G_ema}, snap_state,
                                          json.loads(opts.to_json()))
-                    _save_fakes(G_ema, grid_z, grid_c, run_dir / f"fakes{progress.cur_nimg // 1000:06d}.png",
+                    _save_fakes(G_ema, grid_z, grid_c, run_dir / f"fakes{snapshot_name(progress.cur_nimg)}.png",
                                 batch_gpu)
                     log(f"snapshot {path.name}")
                     _metrics(opts, G_ema, device, run_dir, path, log)

@@ -3,7 +3,9 @@
 `network-snapshot-KKKKKK.safetensors` holds G, D and G_ema (loadable anywhere with stylegan.load);
 `training-state-KKKKKK.pt` holds the optimiser states, the loss and ADA state, the augmentation
 probability, the progress counters and the options. Both are written atomically, the state first, so
-the network file's presence marks a complete snapshot.
+the network file's presence marks a complete snapshot. KKKKKK is the kimg the run has shown, as the
+official tools name snapshots, followed by `.III` (the images beyond a whole thousand) when it is not a
+whole number, so that two snapshots never share a name however short the ticks.
 """
 from __future__ import annotations
 
@@ -18,9 +20,9 @@ from .. import formats, hub
 from ..errors import CheckpointError, InputError
 from ..formats import native
 from ..formats.torch_files import torch_error_reason
-from ..io.files import atomic_path
+from ..io.files import write_atomic
 
-SNAPSHOT = re.compile(r"network-snapshot-(\d{6,})\.safetensors$")
+SNAPSHOT = re.compile(r"network-snapshot-(\d{6,}(?:\.\d{3})?)\.safetensors$")
 
 
 @dataclass
@@ -31,16 +33,28 @@ class Progress:
     batch_idx: int = 0
 
 
-def snapshot_paths(run_dir: Path, kimg: int) -> tuple[Path, Path]:
-    """The network file and the training-state file of the snapshot at `kimg`."""
-    return run_dir / f"network-snapshot-{kimg:06d}.safetensors", run_dir / f"training-state-{kimg:06d}.pt"
+def snapshot_name(cur_nimg: int) -> str:
+    """'000004' at 4,000 images, '000004.008' at 4,008: the kimg shown, exactly."""
+    whole, rest = divmod(int(cur_nimg), 1000)
+    return f"{whole:06d}" + (f".{rest:03d}" if rest else "")
+
+
+def snapshot_nimg(name: str) -> int:
+    """The images shown of a snapshot name ('000004.008' -> 4008)."""
+    whole, _, rest = name.partition(".")
+    return int(whole) * 1000 + int(rest or 0)
+
+
+def snapshot_paths(run_dir: Path, cur_nimg: int) -> tuple[Path, Path]:
+    """The network file and the training-state file of the snapshot taken after `cur_nimg` images."""
+    name = snapshot_name(cur_nimg)
+    return run_dir / f"network-snapshot-{name}.safetensors", run_dir / f"training-state-{name}.pt"
 
 
 def save_snapshot(run_dir: Path, progress: Progress, nets: dict[str, nn.Module], state: dict, options: dict) -> Path:
     """Write a complete snapshot (state first, networks last) and return the network file's path."""
-    network_path, state_path = snapshot_paths(run_dir, progress.cur_nimg // 1000)
-    with atomic_path(state_path) as tmp:
-        torch.save({**state, "progress": vars(progress), "options": options}, tmp)
+    network_path, state_path = snapshot_paths(run_dir, progress.cur_nimg)
+    write_atomic(state_path, lambda f: torch.save({**state, "progress": vars(progress), "options": options}, f))
     formats.save(nets, network_path, extra={"cur_nimg": progress.cur_nimg, "options": options})
     return network_path
 
@@ -50,8 +64,8 @@ def latest_snapshot(run_dir: Path) -> Path | None:
     found = []
     for path in run_dir.glob("network-snapshot-*.safetensors"):
         m = SNAPSHOT.search(path.name)
-        if m and snapshot_paths(run_dir, int(m.group(1)))[1].exists():
-            found.append((int(m.group(1)), path))
+        if m and snapshot_paths(run_dir, snapshot_nimg(m.group(1)))[1].exists():
+            found.append((snapshot_nimg(m.group(1)), path))
     return max(found)[1] if found else None
 
 
@@ -73,7 +87,7 @@ def load_snapshot(path: str | Path) -> tuple[dict[str, nn.Module], dict | None]:
     if missing:
         raise CheckpointError(f"{path}: cannot resume training, it holds no {', '.join(missing)}")
     m = SNAPSHOT.search(path.name)
-    state_path = snapshot_paths(path.parent, int(m.group(1)))[1] if m else None
+    state_path = snapshot_paths(path.parent, snapshot_nimg(m.group(1)))[1] if m else None
     if state_path is None or not state_path.exists():
         return nets, None
     try:
