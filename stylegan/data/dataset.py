@@ -19,6 +19,7 @@ import PIL.Image
 
 from . import toonfaces
 from ..errors import InputError
+from ..io.files import read_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 BUILTIN_PREFIX = "builtin:"
@@ -216,7 +217,7 @@ class ImageDataset(_Images):
     def _read_bytes(self, name: str) -> bytes:
         if self._kind == "zip":
             return self._zipfile().read(name)
-        return (self.path / name).read_bytes()
+        return read_bytes(self.path / name, "dataset")
 
     def _read_image(self, name: str) -> np.ndarray:
         try:

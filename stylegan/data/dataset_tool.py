@@ -29,7 +29,7 @@ import PIL.Image
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..io.files import atomic_path
+from ..io.files import TEXT_LIMIT, atomic_path, read_bytes, regular_file_size
 from ..io.images import decode_image
 from . import DATASET_TRANSFORMS as TRANSFORMS
 from .dataset import ToonFacesDataset, is_builtin
@@ -92,10 +92,13 @@ class _Source:
             raise InputError(f"{path}: no such folder or zip file")
 
     def read(self, name: str) -> bytes:
-        return self._zip.read(name) if self._zip is not None else (self.path / name).read_bytes()
+        return self._zip.read(name) if self._zip is not None else read_bytes(self.path / name, "source")
 
     def open(self, name: str):
-        return self._zip.open(name) if self._zip is not None else open(self.path / name, "rb")
+        if self._zip is not None:
+            return self._zip.open(name)
+        regular_file_size(self.path / name, "source")
+        return open(self.path / name, "rb")
 
     def close(self) -> None:
         if self._zip is not None:
@@ -107,10 +110,7 @@ def _read_labels(source: _Source, labels_path: str | Path | None) -> tuple[dict 
     checked to be all class indices or all number vectors of one length; and where it came from."""
     if labels_path is not None:
         where = str(labels_path)
-        try:
-            text = Path(labels_path).read_bytes()
-        except OSError as exc:
-            raise InputError(f"{labels_path}: cannot read the label file ({exc.strerror})") from None
+        text = read_bytes(labels_path, "label", limit=TEXT_LIMIT)
     elif "dataset.json" in source.names:
         where, text = f"{source.path}/dataset.json", source.read("dataset.json")
     else:

@@ -13,8 +13,10 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, StyleGANError
+from ..io.files import open_regular
 from . import mmgen, mmgen_config, native, nvidia_pkl, nvidia_tf, rosinality
-from .common import TORCH_LEGACY_MAGIC, ZIP_MAGIC, read_torch_file
+from .common import TORCH_LEGACY_MAGIC, ZIP_MAGIC
+from .torch_files import read_torch_file
 
 NETWORK_NAMES = ("G_ema", "G", "D")
 FORMAT_NAMES = {
@@ -42,13 +44,10 @@ def _inspect(path: str | Path) -> tuple[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
-    size = path.stat().st_size
+    with _open(path) as (f, size):
+        head = f.read(4096)
     if size == 0:
         raise CheckpointError(f"{path}: the file is empty")
-    with open(path, "rb") as f:
-        head = f.read(4096)
     if head.startswith(ZIP_MAGIC) or head.startswith(TORCH_LEGACY_MAGIC):
         obj = read_torch_file(path)
         if rosinality.is_rosinality(obj):
@@ -72,6 +71,11 @@ def _inspect(path: str | Path) -> tuple[str, Any]:
                           f"MMGeneration PyTorch checkpoint (.pt/.pth) or a stylegan native file (.safetensors)")
 
 
+def _open(path: str | Path):
+    """A checkpoint opened for reading (file, size), after checking it is a regular file."""
+    return open_regular(path, "checkpoint", CheckpointError)
+
+
 def detect_format(path: str | Path) -> str:
     """'nvidia-pkl', 'nvidia-tf', 'native', 'rosinality' or 'mmgen', from the file's content; raise otherwise."""
     return _inspect(path)[0]
@@ -90,7 +94,7 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
     try:
         if fmt in ("nvidia-pkl", "nvidia-tf"):
             module = nvidia_pkl if fmt == "nvidia-pkl" else nvidia_tf
-            with open(path, "rb") as f:
+            with _open(path) as (f, _):
                 nets = module.load_networks(f, which or module.NETWORK_KEYS)
         elif fmt == "native":
             return native.load_networks(path, which, device)
@@ -102,6 +106,8 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
     except StyleGANError as exc:
         message = str(exc)
         raise type(exc)(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    except MemoryError:
+        raise CheckpointError(f"{path}: not enough memory to load these networks") from None
     return {k: v.to(device) for k, v in nets.items()}
 
 
@@ -129,7 +135,7 @@ def network_names(path: str | Path) -> list[str]:
         return [k for k, key in rosinality.KEYS.items() if obj.get(key) is not None]
     if fmt == "mmgen":
         return mmgen.network_names(obj)
-    with open(path, "rb") as f:
+    with _open(path) as (f, _):
         if fmt == "nvidia-tf":
             return list(nvidia_tf.read_pickle(f))
         data = nvidia_pkl.read_pickle(f)
@@ -141,7 +147,7 @@ def recorded_training_set(path: str | Path) -> dict | None:
     that record none."""
     if detect_format(path) != "nvidia-pkl":
         return None
-    with open(path, "rb") as f:
+    with _open(path) as (f, _):
         recorded = nvidia_pkl.read_pickle(f).get("training_set_kwargs")
     return dict(recorded) if isinstance(recorded, dict) else None
 

@@ -1,11 +1,7 @@
-"""Helpers shared by the format readers: safe reading of torch files, filling rebuilt modules with tensors."""
+"""Helpers shared by the format readers: filling rebuilt modules with tensors, the leading bytes of torch files."""
 from __future__ import annotations
 
-import argparse
-import contextlib
-import pickle
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -43,27 +39,6 @@ def fill_module(net: nn.Module, state: Mapping[str, object], what: str, derived:
 ZIP_MAGIC = b"PK\x03\x04"
 # The first record of a legacy (pre-zip) torch.save file: pickle protocol 2, then this magic number.
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-
-
-def read_torch_file(path: str | Path) -> Any:
-    """torch.load a .pt/.pth file with weights_only=True (tensors and plain containers only), on the CPU.
-
-    Training checkpoints may also hold an argparse.Namespace of options; it is allowed as plain data.
-    """
-    with open(path, "rb") as f:
-        is_zip = f.read(4) == ZIP_MAGIC
-    allowed = getattr(torch.serialization, "safe_globals", None)
-    context = allowed([argparse.Namespace]) if allowed is not None else contextlib.nullcontext()
-    try:
-        with context:
-            return torch.load(str(path), map_location="cpu", weights_only=True, mmap=is_zip)
-    except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: the file holds Python objects beyond tensors and plain containers, which "
-                              f"could run code; refusing to load it ({reason})") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise CheckpointError(f"{path}: damaged or truncated PyTorch file ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
 @torch.no_grad()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io.files import read_text
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
@@ -124,10 +125,7 @@ def read_config(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any
     path = Path(path).resolve()
     if path in _seen:
         raise InputError(f"{path}: the _base_ chain of this config loops back to itself")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read this config ({exc.strerror or exc})") from None
+    text = read_text(path, "config")
     names = parse_text(text, str(path))
     bases = names.pop("_base_", [])
     if isinstance(bases, Unknown):

@@ -1,5 +1,9 @@
 """Files in and out: atomic writes, text and JSON records, and array bundles (`.npz` / `.npy`), each read
-with one-line errors for missing or damaged files."""
+with one-line errors for missing or damaged files.
+
+Every file the package reads from a path the user gives goes through `open_regular` (or `read_bytes`,
+`regular_file_size`): anything but a regular file after following links (a directory, a device such as
+/dev/zero, a FIFO, a socket) is refused before a byte is read, and reads never go past the file's size."""
 from __future__ import annotations
 
 import contextlib
@@ -8,12 +12,13 @@ import json
 import os
 import secrets
 import stat
+import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, StyleGANError
 
 
 @contextlib.contextmanager
@@ -72,17 +77,78 @@ def _create_beside(path: Path) -> tuple[Path, int]:
             continue
 
 
-def read_text(path: str | Path, kind: str = "text") -> str:
-    """The UTF-8 text of a file; a missing, unreadable or non-UTF-8 file is an InputError naming it."""
+# What `stat` calls the kinds of files that are not regular files.
+_NOT_REGULAR = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+# Text files (settings, recipes, configs, label lists, score tables) are parsed into Python objects many times
+# their size; larger ones are refused.
+TEXT_LIMIT = 64 << 20
+
+
+def _check_regular(path: Path, mode: int, kind: str, error: type[StyleGANError]) -> None:
+    if stat.S_ISDIR(mode):
+        raise error(f"{path}: is a directory, not a {kind} file")
+    if not stat.S_ISREG(mode):
+        what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+        raise error(f"{path}: is {what}, not a regular {kind} file")
+
+
+def regular_file_size(path: str | Path, kind: str = "input", error: type[StyleGANError] = InputError) -> int:
+    """The size of `path` in bytes once it is known to be a regular file (links followed); otherwise `error`
+    naming the file: missing, a directory, or a device, FIFO or socket (which could be read forever or block)."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        info = os.stat(path)
     except FileNotFoundError:
-        raise InputError(f"{path}: no such {kind} file") from None
+        raise error(f"{path}: no such {kind} file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        raise error(f"{path}: cannot read this {kind} file ({getattr(exc, 'strerror', None) or exc})") from None
+    _check_regular(path, info.st_mode, kind, error)
+    return info.st_size
+
+
+@contextlib.contextmanager
+def open_regular(path: str | Path, kind: str = "input", error: type[StyleGANError] = InputError,
+                 limit: int | None = None) -> Iterator[tuple[BinaryIO, int]]:
+    """Open a regular file for binary reading and yield (file, size); `error` naming the file otherwise.
+
+    The file is checked before it is opened (a FIFO would block the open) and again on the open descriptor
+    (it may have been replaced in between); with `limit`, larger files are refused.
+    """
+    path = Path(path)
+    regular_file_size(path, kind, error)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise error(f"{path}: cannot read this {kind} file ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        _check_regular(path, info.st_mode, kind, error)
+        if limit is not None and info.st_size > limit:
+            raise error(f"{path}: {info.st_size} bytes, more than the {limit} this package reads for {kind} files")
+        yield f, info.st_size
+
+
+def read_bytes(path: str | Path, kind: str = "input", error: type[StyleGANError] = InputError,
+               limit: int | None = None) -> bytes:
+    """The bytes of a regular file (see `open_regular`), never more than its size; `error` naming it when it
+    cannot be read."""
+    with open_regular(path, kind, error, limit) as (f, size):
+        try:
+            return f.read(size)
+        except MemoryError:
+            raise error(f"{path}: not enough memory to read this {kind} file ({size} bytes)") from None
+        except OSError as exc:
+            raise error(f"{path}: cannot read this {kind} file ({exc.strerror or exc})") from None
+
+
+def read_text(path: str | Path, kind: str = "text") -> str:
+    """The UTF-8 text of a regular file of at most TEXT_LIMIT bytes; anything else is an InputError naming it."""
+    data = read_bytes(path, kind, InputError, TEXT_LIMIT)
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a {kind} file (not UTF-8 text at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read this {kind} file ({exc.strerror or exc})") from None
 
 
 def read_json(path: str | Path, kind: str = "JSON") -> Any:
@@ -100,26 +166,40 @@ def write_json(path: str | Path, value: Any) -> None:
         tmp.write_text(json.dumps(value, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def _np_file(path: str | Path, kind: str, suffixes: tuple[str, ...] = (".npz", ".npy")) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such {kind} file")
+# A compressed `.npz` may unpack to at most this many times its size (arrays of numbers deflate by far less; a
+# larger ratio is a decompression bomb).
+NPZ_EXPANSION_LIMIT = 64
+
+
+def _np_suffix(path: Path, kind: str, suffixes: tuple[str, ...] = (".npz", ".npy")) -> str:
     if path.suffix not in suffixes:
         raise InputError(f"{path}: {kind} files end in {' or '.join(suffixes)}")
-    return path
+    return path.suffix
 
 
 def load_arrays(path: str | Path, kind: str = "array") -> dict[str, np.ndarray]:
-    """All arrays of an .npz (by name) or an .npy (under the name ''), read without pickle; a damaged file is
-    an InputError naming it."""
-    path = _np_file(path, kind)
-    try:
-        if path.suffix == ".npy":
-            return {"": np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except Exception as exc:  # zipfile, numpy and zlib each raise their own errors for damaged files
-        raise InputError(f"{path}: not a readable {path.suffix} {kind} file ({str(exc) or type(exc).__name__})") from None
+    """All arrays of an .npz (by name) or an .npy (under the name ''), read without pickle from a regular file;
+    a damaged file, or an .npz whose members unpack to more than NPZ_EXPANSION_LIMIT times its size, is an
+    InputError naming it."""
+    path = Path(path)
+    suffix = _np_suffix(path, kind)
+    with open_regular(path, kind) as (f, size):
+        try:
+            if suffix == ".npy":
+                return {"": np.load(f, allow_pickle=False)}
+            with zipfile.ZipFile(f) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > NPZ_EXPANSION_LIMIT * size:
+                raise InputError(f"{path}: its arrays unpack to {unpacked} bytes from a file of {size} (more than "
+                                 f"{NPZ_EXPANSION_LIMIT} times); refusing a likely decompression bomb")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except InputError:
+            raise
+        except Exception as exc:  # zipfile, numpy and zlib each raise their own errors (MemoryError too)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{path}: not a readable {suffix} {kind} file ({reason})") from None
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray] | np.ndarray) -> None:

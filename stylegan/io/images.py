@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
+import simplejpeg
 import torch
 
 from ..errors import InputError
-from .files import atomic_path
+from .files import atomic_path, read_bytes
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -87,32 +89,62 @@ def _jpeg_damage(data: bytes) -> str | None:
     return "truncated or corrupt (it ends without an end-of-image marker)"
 
 
+def _png_damage(data: bytes) -> str | None:
+    """Why a PNG stream is damaged (a chunk whose CRC-32 does not match, or no IEND chunk), or None.
+
+    Pillow checks the CRCs of the chunks it reads while opening, not of the image data (IDAT) nor of what
+    follows it; a changed byte in the compressed data often still inflates to a picture.
+    """
+    pos, size = 8, len(data)
+    while pos + 12 <= size:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        end = pos + 8 + length
+        if end + 4 > size:
+            break
+        if zlib.crc32(data[pos + 4:end]) != int.from_bytes(data[end:end + 4], "big"):
+            return f"the checksum (CRC) of its {kind.decode('latin-1')!r} chunk does not match (offset {pos})"
+        if kind == b"IEND":
+            return None
+        pos = end + 4
+    return "truncated (it ends without an IEND chunk)"
+
+
+def _strict_jpeg_damage(data: bytes) -> str | None:
+    """What libjpeg reports about a JPEG it decodes, warnings included (corrupt entropy-coded data, data that
+    ends before the picture the header announces, extraneous bytes), or None. Pillow's decoder drops
+    libjpeg's warnings, so the picture is decoded a second time by a strict decoder."""
+    try:
+        simplejpeg.decode_jpeg(data)
+    except ValueError as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else "rejected by libjpeg"
+    return None
+
+
 def decode_image(source: str | Path | bytes, channels: int | None = 3) -> tuple[PIL.Image.Image, str | None]:
     """Decode an image file (a path or its bytes) completely into 8-bit 'L' (channels 1) or 'RGB' (3).
 
     The one rule for every reader in the package: 16-bit and 32-bit integer images are scaled to 8 bits
     (÷257 when values exceed 255), images with transparency (RGBA, LA, palette with a transparent colour)
     are composited onto white, other modes are converted. Decoder errors and decoder warnings (a truncated
-    or garbled file, bad metadata) are damage: an InputError naming the file. Returns the image and a note
+    or garbled file, bad metadata, more pixels than Pillow's decompression-bomb limit), a PNG chunk whose
+    CRC does not match and a JPEG that libjpeg decodes only with warnings are damage: an InputError naming
+    the file. A path must name a regular file (see `stylegan.io.files.read_bytes`). Returns the image and a note
     saying what was converted ("RGBA -> RGB (alpha flattened onto white)"), or None when nothing was.
     `channels=None` keeps the image's own kind (1 for grayscale modes, else 3).
     """
     name = "image data" if isinstance(source, bytes) else str(source)
-    try:
-        data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such image file") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read this file ({exc.strerror or exc})") from None
+    data = source if isinstance(source, bytes) else read_bytes(source, "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             with PIL.Image.open(io.BytesIO(data)) as image:
                 image.load()
-                if image.format == "JPEG":
-                    damage = _jpeg_damage(data)
+                checks = {"JPEG": (_jpeg_damage, _strict_jpeg_damage), "PNG": (_png_damage,)}
+                for check in checks.get(image.format, ()):
+                    damage = check(data)
                     if damage is not None:
-                        raise InputError(f"{name}: not a readable image, damaged JPEG: {damage}")
+                        raise InputError(f"{name}: not a readable image, damaged {image.format}: {damage}")
                 return _to_8bit(image, channels)
     except InputError:
         raise

@@ -8,6 +8,7 @@ direction, e.g. the standard deviation for GANSpace), `values` and `method`; Int
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..io.files import read_text
 from .space import class_label, device_of, seeds_to_z
 
 
@@ -158,10 +160,7 @@ def _logistic_regression(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
 def read_scores(path: str | Path) -> tuple[list[int], np.ndarray]:
     """Seeds and scores (or 0/1 labels) from a CSV with columns `seed` and `score` (or `label`)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such scores file")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = list(csv.DictReader(io.StringIO(read_text(path, "scores"), newline="")))
     if not rows or "seed" not in rows[0] or not ({"score", "label"} & set(rows[0])):
         raise InputError(f"{path}: expected a CSV header with 'seed' and 'score' (or 'label') columns")
     key = "score" if "score" in rows[0] else "label"

@@ -75,6 +75,20 @@ def layer_schedule(img_resolution: int, img_channels: int, channel_base: int = 3
     return input_spec, layers
 
 
+def layer_resampling(in_sampling_rate: float, out_sampling_rate: float, is_torgb: bool, filter_size: int,
+                     lrelu_upsampling: int) -> tuple[float, int, int, int, int]:
+    """A layer's intermediate sampling rate, up and down factors, and the taps of its up and down filters (1: no
+    filter); InputError unless the rates are integer multiples of each other."""
+    tmp_sampling_rate = max(in_sampling_rate, out_sampling_rate) * (1 if is_torgb else lrelu_upsampling)
+    up_factor = int(np.rint(tmp_sampling_rate / in_sampling_rate))
+    down_factor = int(np.rint(tmp_sampling_rate / out_sampling_rate))
+    if in_sampling_rate * up_factor != tmp_sampling_rate or out_sampling_rate * down_factor != tmp_sampling_rate:
+        raise InputError("StyleGAN3 sampling rates must be integer multiples of each other")
+    up_taps = filter_size * up_factor if up_factor > 1 and not is_torgb else 1
+    down_taps = filter_size * down_factor if down_factor > 1 and not is_torgb else 1
+    return tmp_sampling_rate, up_factor, down_factor, up_taps, down_taps
+
+
 class SynthesisInput(nn.Module):
     """Fourier features on a grid, rotated/translated by a learned affine of w and by `transform`."""
 
@@ -154,7 +168,8 @@ class SynthesisLayer(nn.Module):
         self.out_size = np.broadcast_to(np.asarray(out_size), [2])
         self.in_sampling_rate = in_sampling_rate
         self.out_sampling_rate = out_sampling_rate
-        self.tmp_sampling_rate = max(in_sampling_rate, out_sampling_rate) * (1 if is_torgb else lrelu_upsampling)
+        self.tmp_sampling_rate, self.up_factor, self.down_factor, self.up_taps, self.down_taps = layer_resampling(
+            in_sampling_rate, out_sampling_rate, is_torgb, filter_size, lrelu_upsampling)
         self.in_cutoff = in_cutoff
         self.out_cutoff = out_cutoff
         self.in_half_width = in_half_width
@@ -168,13 +183,6 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.register_buffer("magnitude_ema", torch.ones([]))
 
-        self.up_factor = int(np.rint(self.tmp_sampling_rate / in_sampling_rate))
-        self.down_factor = int(np.rint(self.tmp_sampling_rate / out_sampling_rate))
-        if in_sampling_rate * self.up_factor != self.tmp_sampling_rate or \
-                out_sampling_rate * self.down_factor != self.tmp_sampling_rate:
-            raise InputError("StyleGAN3 sampling rates must be integer multiples of each other")
-        self.up_taps = filter_size * self.up_factor if self.up_factor > 1 and not is_torgb else 1
-        self.down_taps = filter_size * self.down_factor if self.down_factor > 1 and not is_torgb else 1
         self.down_radial = use_radial_filters and not is_critically_sampled
         self.register_buffer("up_filter", design_lowpass_filter(self.up_taps, in_cutoff, in_half_width * 2,
                                                                 self.tmp_sampling_rate))

@@ -20,8 +20,10 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, StyleGANError
+from ..formats.torch_files import read_torch_file, torch_error_reason
 from ..hub.cache import downloads_allowed, is_offline, sha256_of as file_digest, weights_cache_path
 from ..hub.download import fetch
+from ..io.files import regular_file_size
 from .torchscript import is_torchscript, read_torchscript_state
 
 
@@ -121,14 +123,15 @@ def find_lpips_heads() -> Path | None:
 def read_state(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of a weight file, by name: a state dict or a TorchScript archive, read as data."""
     path = Path(path)
+    regular_file_size(path, "weights", CheckpointError)
     try:
         if zipfile.is_zipfile(path) and is_torchscript(path):
             return read_torchscript_state(path)
-        state = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
-    except Exception as exc:  # torch.load raises many types for damaged or unsafe files
-        raise CheckpointError(f"{path}: cannot read the weights ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # zipfile raises many types for damaged archives
+        raise CheckpointError(f"{path}: cannot read the weights ({torch_error_reason(exc)})") from None
+    state = read_torch_file(path)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -19,6 +19,7 @@ from torch import nn
 from .. import formats, hub
 from ..errors import CheckpointError, InputError
 from ..formats import native
+from ..formats.torch_files import torch_error_reason
 from ..io.files import write_atomic
 
 SNAPSHOT = re.compile(r"network-snapshot-(\d{6,}(?:\.\d{3})?)\.safetensors$")
@@ -92,7 +93,7 @@ def load_snapshot(path: str | Path) -> tuple[dict[str, nn.Module], dict | None]:
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types for damaged files
-        raise CheckpointError(f"{state_path}: unreadable training state ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{state_path}: unreadable training state ({torch_error_reason(exc)})") from None
     written_at = native.read_metadata(path)["extra"].get("cur_nimg")
     if written_at != state["progress"]["cur_nimg"]:
         raise CheckpointError(f"{path} and {state_path.name} come from different steps (the run stopped while "
