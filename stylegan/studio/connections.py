@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 Key = tuple[str, int]  # the client's (address, port): what an ASGI scope calls "client"
+LINGER = 2.0  # seconds a refused connection stays half-open, so that the client reads its 503
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,18 @@ class Connections:
     def __len__(self) -> int:
         return len(self._open)
 
+    def busy(self) -> int:
+        """How many connections have a request in progress."""
+        return sum(1 for connection in self._open.values() if connection.request)
+
     def opened(self, key: Key, transport: asyncio.Transport) -> bool:
-        """Admit a new connection, closing the longest-idle one when a bound is reached; False (with a 503
-        sent and the transport closed) when every connection in the way is busy."""
+        """Admit a new connection, closing the longest-idle one when a bound is reached; False (the caller
+        refuses it) when every connection in the way is busy."""
         mine = [k for k in self._open if k[0] == key[0]]
         crowd = mine if len(mine) >= self.limits.per_client else list(self._open)
         if len(mine) >= self.limits.per_client or len(self._open) >= self.limits.total:
             idle = [k for k in crowd if not self._open[k].request]
             if not idle:
-                transport.write(BUSY)
-                transport.close()
                 return False
             victim = self._open.pop(min(idle, key=lambda k: self._open[k].idle_since))
             self._cancel(victim)
@@ -152,14 +155,21 @@ def protocol_factory(connections: Connections) -> Callable[..., asyncio.Protocol
 
     class Guarded(H11Protocol):
         key: Key | None = None
+        refused = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self.key = _key(transport.get_extra_info("peername"))
             if self.key is not None and not connections.opened(self.key, transport):
-                self.key = None
+                self.key, self.refused = None, True
+                transport.write(BUSY)
+                if transport.can_write_eof():
+                    transport.write_eof()  # the client reads the answer; what it sent is read and dropped,
+                asyncio.get_running_loop().call_later(LINGER, transport.close)  # so closing sends no reset
 
         def data_received(self, data: bytes) -> None:
+            if self.refused:
+                return
             if self.key is not None:
                 connections.received(self.key)
             super().data_received(data)
