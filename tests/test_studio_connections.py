@@ -99,6 +99,22 @@ def test_silent_sockets_cannot_lock_the_page_out(serve):
             sock.close()
 
 
+def test_sockets_without_the_token_never_close_the_pages_connections(serve):
+    studio = serve(Limits(per_client=4))
+    page = _connect(studio, _head("GET", "/api/networks"))  # the page's keep-alive connection, idle after this
+    assert _one_answer(page).startswith(b"HTTP/1.1 200")
+    tokenless = _connect(studio, b"GET /api/networks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert _one_answer(tokenless).startswith(b"HTTP/1.1 403")
+    silent = [_connect(studio) for _ in range(20)]  # each one past the bound closes another idle one
+    try:
+        page.sendall(_head("GET", "/api/networks"))
+        assert _one_answer(page).startswith(b"HTTP/1.1 200")
+        assert _until_closed(tokenless) == b""
+    finally:
+        for sock in [page, *silent]:
+            sock.close()
+
+
 def test_idle_and_slow_connections_are_timed_out(serve):
     studio = serve(Limits(header_timeout=2.0, body_timeout=0.5))
     silent = _connect(studio)

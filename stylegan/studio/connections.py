@@ -6,8 +6,10 @@ time, cannot keep the studio's own page from answering.
   trickling bytes does not extend them. A request in progress (from its head to its answer) is not timed
   otherwise: a render waiting for its turn waits as long as it needs.
 - A client (an IP address) holds at most `per_client` connections, all clients `total`. A connection beyond
-  either bound closes the longest-idle connection (no request in progress) of that client, or of all; only
-  when every one is busy is the new connection answered 503 and closed.
+  either bound closes an idle connection (no request in progress) of that client, or of all: the oldest of
+  those that never had a request through the gate (silent sockets, requests without the token), else the
+  longest-idle; only when every one is busy is the new connection answered 503 and closed. So sockets opened
+  and reopened without the token only ever close each other, never the page's own keep-alive connections.
 
 uvicorn calls `Connections.opened`/`closed` from the protocol made by `protocol_factory`; `Watch`, an ASGI
 wrapper, tells them when a request starts, when its body is in and when it is answered. Both run on the
@@ -22,7 +24,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .gate import ADMITTED
 
 Key = tuple[str, int]  # the client's (address, port): what an ASGI scope calls "client"
 LINGER = 2.0  # seconds a refused connection stays half-open, so that the client reads its 503
@@ -53,6 +56,7 @@ class _Connection:
         self.transport = transport
         self.request = 0  # which request on this connection is in progress (0: none)
         self.partial = False  # bytes of the next request head have arrived
+        self.admitted = False  # a request on it passed the gate (it holds the token)
         self.idle_since = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
 
@@ -81,7 +85,7 @@ class Connections:
             idle = [k for k in crowd if not self._open[k].request]
             if not idle:
                 return False
-            victim = self._open.pop(min(idle, key=lambda k: self._open[k].idle_since))
+            victim = self._open.pop(min(idle, key=lambda k: (self._open[k].admitted, self._open[k].idle_since)))
             self._cancel(victim)
             victim.transport.close()
         connection = self._open[key] = _Connection(transport)
@@ -120,11 +124,13 @@ class Connections:
         if connection is not None and request and connection.request == request:
             self._cancel(connection)
 
-    def answered(self, key: Key, request: int) -> None:
-        """Request `request` is answered: the next request head is due within header_timeout."""
+    def answered(self, key: Key, request: int, admitted: bool) -> None:
+        """Request `request` is answered (`admitted`: it passed the gate): the next request head is due within
+        header_timeout."""
         connection = self._open.get(key)
         if connection is None or not request or connection.request != request:
             return
+        connection.admitted = connection.admitted or admitted
         connection.request, connection.idle_since = 0, time.monotonic()
         self._cancel(connection)
         self._deadline(connection, self.limits.header_timeout, HEAD_TIMEOUT)
@@ -152,6 +158,7 @@ def _key(client: object) -> Key | None:
 
 def protocol_factory(connections: Connections) -> Callable[..., asyncio.Protocol]:
     """uvicorn's HTTP/1.1 protocol class (for `uvicorn.Config(http=...)`) reporting to `connections`."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Guarded(H11Protocol):
         key: Key | None = None
@@ -209,8 +216,8 @@ class Watch:
         async def watched_send(message: Message) -> None:
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                connections.answered(key, request)
+                connections.answered(key, request, scope.get(ADMITTED, False))
         try:
             await self.app(scope, watched_receive, watched_send)
         finally:
-            connections.answered(key, request)
+            connections.answered(key, request, scope.get(ADMITTED, False))

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import InputError
 
+ADMITTED = "stylegan.studio.admitted"  # set to True in the scope of a request the gate lets through
 JSON = "application/json"
 UPLOAD = "application/octet-stream"
 SAFE_METHODS = ("GET", "HEAD")
@@ -107,6 +108,7 @@ class Gate:
             response = JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
             await response(scope, receive, send)
             return
+        scope[ADMITTED] = True
         set_cookie = bool(self.token) and scope["path"] == "/" and self._matches(query.get("token", []))
 
         async def send_secured(message: Message) -> None:
