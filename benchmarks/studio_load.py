@@ -72,7 +72,10 @@ class Client:
             raise
         if answer.getheader("connection", "").lower() == "close":
             self.conn.close()
-        return answer.status, json.loads(data) if data else {}
+        try:
+            return answer.status, json.loads(data) if data else {}
+        except ValueError:  # e.g. uvicorn's own plain-text answers
+            return answer.status, {"error": data[:100].decode("latin-1")}
 
 
 def memory(pid: int) -> dict[str, float]:
