@@ -36,6 +36,7 @@ class Limits:
     """Timeouts (seconds) and connection bounds; see the module docstring."""
     header_timeout: float = 10.0
     body_timeout: float = 60.0
+    keep_alive: int = 5  # uvicorn closes a connection idle this long after an answer (bytes reset it)
     per_client: int = 32
     total: int = 64
 

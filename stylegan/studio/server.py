@@ -191,7 +191,8 @@ class Studio:
         self.app = create_app(session, host, self.token)
         self.connections = Connections(limits)
         config = uvicorn.Config(Watch(self.app, self.connections), host=host, port=self.port, log_level="warning",
-                                http=protocol_factory(self.connections), ws="none", server_header=False)
+                                http=protocol_factory(self.connections), ws="none", server_header=False,
+                                timeout_keep_alive=limits.keep_alive)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="studio-server", daemon=True)
         self._thread.start()
