@@ -74,8 +74,9 @@ class Connections:
         return len(self._open)
 
     def busy(self) -> int:
-        """How many connections have a request in progress."""
-        return sum(1 for connection in self._open.values() if connection.request)
+        """How many connections have a request in progress (callable from any thread: the values are copied
+        in one step)."""
+        return sum(1 for connection in list(self._open.values()) if connection.request)
 
     def opened(self, key: Key, transport: asyncio.Transport) -> bool:
         """Admit a new connection, closing the longest-idle one when a bound is reached; False (the caller
