@@ -5,11 +5,13 @@ time, cannot keep the studio's own page from answering.
   answer on it, and its body within `body_timeout` seconds of its head. These are deadlines, not idle timers:
   trickling bytes does not extend them. A request in progress (from its head to its answer) is not timed
   otherwise: a render waiting for its turn waits as long as it needs.
-- A client (an IP address) holds at most `per_client` connections, all clients `total`. A connection beyond
-  either bound closes an idle connection (no request in progress) of that client, or of all: the oldest of
-  those that never had a request through the gate (silent sockets, requests without the token), else the
-  longest-idle; only when every one is busy is the new connection answered 503 and closed. So sockets opened
-  and reopened without the token only ever close each other, never the page's own keep-alive connections.
+- A client (an IP address) holds at most `per_client` connections, all clients `total`. Past either bound,
+  idle connections (no request in progress) of that client, or of all, are closed `grace` seconds later (time
+  for a new connection's request, already on its way, to arrive): first those that never had a request
+  through the gate and sent nothing, then those that never had one through (requests without the token,
+  partial heads), oldest first, then the longest idle. Only when every connection in the way is busy is a new
+  one answered 503 and closed. So sockets opened and reopened without the token only ever close each other,
+  never the page's own connections.
 
 uvicorn calls `Connections.opened`/`closed` from the protocol made by `protocol_factory`; `Watch`, an ASGI
 wrapper, tells them when a request starts, when its body is in and when it is answered. Both run on the
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
@@ -39,6 +42,7 @@ class Limits:
     keep_alive: int = 5  # uvicorn closes a connection idle this long after an answer (bytes reset it)
     per_client: int = 32
     total: int = 64
+    grace: float = 0.05  # how long connections may be past a bound before idle ones are closed
 
 
 def _answer(status: int, reason: str, message: str) -> bytes:
@@ -69,6 +73,7 @@ class Connections:
         self.limits = limits
         self._open: dict[Key, _Connection] = {}
         self._requests = 0
+        self._trim: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._open)
@@ -79,20 +84,36 @@ class Connections:
         return sum(1 for connection in list(self._open.values()) if connection.request)
 
     def opened(self, key: Key, transport: asyncio.Transport) -> bool:
-        """Admit a new connection, closing the longest-idle one when a bound is reached; False (the caller
+        """Admit a new connection (past a bound, idle ones are closed `grace` seconds later); False (the caller
         refuses it) when every connection in the way is busy."""
-        mine = [k for k in self._open if k[0] == key[0]]
-        crowd = mine if len(mine) >= self.limits.per_client else list(self._open)
+        mine = [c for k, c in self._open.items() if k[0] == key[0]]
+        crowd = mine if len(mine) >= self.limits.per_client else list(self._open.values())
         if len(mine) >= self.limits.per_client or len(self._open) >= self.limits.total:
-            idle = [k for k in crowd if not self._open[k].request]
-            if not idle:
+            if all(c.request for c in crowd):
                 return False
-            victim = self._open.pop(min(idle, key=lambda k: (self._open[k].admitted, self._open[k].idle_since)))
-            self._cancel(victim)
-            victim.transport.close()
+            if self._trim is None:
+                self._trim = asyncio.get_running_loop().call_later(self.limits.grace, self._close_surplus)
         connection = self._open[key] = _Connection(transport)
         self._deadline(connection, self.limits.header_timeout, HEAD_TIMEOUT)
         return True
+
+    def _close_surplus(self) -> None:
+        """Close idle connections, in the order of the module docstring, until every client and all together
+        are within their bounds (or no idle one is left)."""
+        self._trim = None
+        for client, count in Counter(k[0] for k in self._open).items():
+            if count > self.limits.per_client:
+                self._close_idle([k for k in self._open if k[0] == client], count - self.limits.per_client)
+        if len(self._open) > self.limits.total:
+            self._close_idle(list(self._open), len(self._open) - self.limits.total)
+
+    def _close_idle(self, keys: list[Key], count: int) -> None:
+        idle = [k for k in keys if not self._open[k].request]
+        idle.sort(key=lambda k: (self._open[k].admitted, self._open[k].partial, self._open[k].idle_since))
+        for key in idle[:count]:
+            victim = self._open.pop(key)
+            self._cancel(victim)
+            victim.transport.close()
 
     def closed(self, key: Key, transport: asyncio.Transport) -> None:
         """Forget a connection that has gone."""
