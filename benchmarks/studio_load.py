@@ -34,6 +34,8 @@ import PIL.Image
 
 from stylegan.studio.server import MAX_JSON, free_port
 
+from .machine import describe
+
 TOKEN = "load-test-token"
 MAX_SECONDS = 120
 
@@ -230,6 +232,7 @@ def run(server: subprocess.Popen, port: int, args: argparse.Namespace, seconds: 
     after = memory(server.pid)
     alive = Client(port).call("POST", "/api/render", json.dumps({"settings": {"network": network}}).encode())[0]
     ms = sorted(1000 * t for t in latencies)
+    print(describe(args.device) + " (this process; the server is a `stylegan studio` started from it)")
     print(f"{args.clients} clients, {args.idle} silent sockets, {elapsed:.0f} s, network {network}, "
           f"device {args.device}, {os.cpu_count()} CPUs seen, load average {os.getloadavg()[0]:.1f}")
     print(f"silent sockets closed by the server (and reopened): {silent['closed']}; requests sent again after the "
