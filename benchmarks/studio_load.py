@@ -1,13 +1,16 @@
-"""Studio under load, on loopback: N clients render as fast as answers come while a projection runs and bad
-requests are mixed in; prints renders/s, latency, errors and the server's memory, then checks that the server
-still answers. Stops by itself after --seconds (at most 120).
+"""Studio under load, on loopback: N clients render as fast as answers come while a projection runs, bad
+requests are mixed in and silent sockets are held open; prints renders/s, latency, errors and the server's
+memory, then checks that the server still answers. Stops by itself after --seconds (at most 120).
 
-    python -m benchmarks.studio_load [--seconds 60] [--clients 8] [--network builtin:demo] [--device cpu]
+    python -m benchmarks.studio_load [--seconds 60] [--clients 8] [--idle 70] [--network builtin:demo]
+                                     [--device cpu]
 
 The server is `stylegan studio` in its own process (so that its memory is its own), on a free 127.0.0.1 port
 with a fixed token. Bad requests (one every 0.2 s, in turn): no token, a foreign Origin, a text/plain body,
-broken JSON, an oversized body, a path outside the allowed folders, an unknown setting, a second projection;
-each must get its own 4xx answer. Memory is the server's VmRSS/VmHWM from /proc (Linux).
+broken JSON, an oversized body, a path outside the allowed folders, an unknown setting, a second projection,
+Infinity in a number field, an Origin that is not a URL; each must get its own 4xx answer. Silent sockets:
+--idle connections that send nothing, each reopened as soon as the server closes it. Memory is the server's
+VmRSS/VmHWM from /proc (Linux).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import http.client
 import io
 import json
 import os
+import select
+import socket
 import statistics
 import subprocess
 import sys
@@ -29,12 +34,17 @@ import PIL.Image
 
 from stylegan.studio.server import MAX_JSON, free_port
 
+from .machine import describe
+
 TOKEN = "load-test-token"
 MAX_SECONDS = 120
 
 
 class Client:
-    """One keep-alive HTTP connection to the studio."""
+    """One keep-alive HTTP connection to the studio. Like a browser, it sends a request again on a new
+    connection when the server has closed the idle one it reused before answering (`reconnects` counts those)."""
+
+    reconnects = 0  # over all clients
 
     def __init__(self, port: int, timeout: float = 60):
         self.port = port
@@ -45,8 +55,18 @@ class Client:
         sent = {"Content-Type": "application/json", **(headers or {})}
         if token:
             sent["Authorization"] = f"token {TOKEN}"
+        reused = self.conn.sock is not None
         try:
-            self.conn.request(method, path, body=body, headers=sent)
+            return self._exchange(method, path, body, sent)
+        except (ConnectionError, http.client.RemoteDisconnected):
+            if not reused:
+                raise
+            Client.reconnects += 1
+            return self._exchange(method, path, body, sent)
+
+    def _exchange(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, dict]:
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
             answer = self.conn.getresponse()
             data = answer.read()
         except (OSError, http.client.HTTPException):
@@ -54,7 +74,10 @@ class Client:
             raise
         if answer.getheader("connection", "").lower() == "close":
             self.conn.close()
-        return answer.status, json.loads(data) if data else {}
+        try:
+            return answer.status, json.loads(data) if data else {}
+        except ValueError:  # e.g. uvicorn's own plain-text answers
+            return answer.status, {"error": data[:100].decode("latin-1")}
 
 
 def memory(pid: int) -> dict[str, float]:
@@ -104,13 +127,32 @@ def bad_requests(network: str, outside: str) -> list[tuple[str, str, bytes, dict
         ("POST", "/api/render", json.dumps({"settings": {"network": network, "x": 1}}).encode(), {}, True, 400),
         ("POST", f"/api/project?network={network}&steps=5", png_bytes(),
          {"Content-Type": "application/octet-stream"}, True, 409),
+        ("POST", "/api/render", ('{"settings": {"network": "%s", "dx": Infinity}}' % network).encode(), {}, True, 400),
+        ("GET", "/api/networks", None, {"Origin": "http://["}, True, 403),
     ]
+
+
+def hold_silent_sockets(port: int, count: int, deadline: float) -> int:
+    """Keep `count` connections open that send nothing, reopening each one the server closes, until
+    `deadline`; returns how many the server closed."""
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    closed = 0
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select(sockets, [], [], 0.2)
+        for sock in readable:  # a silent socket turns readable when the server closes it
+            sock.close()
+            sockets[sockets.index(sock)] = socket.create_connection(("127.0.0.1", port))
+            closed += 1
+    for sock in sockets:
+        sock.close()
+    return closed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--idle", type=int, default=70, help="silent sockets held open throughout")
     parser.add_argument("--network", default="builtin:demo")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=10000, help="projection steps (it runs through the test)")
@@ -173,8 +215,13 @@ def run(server: subprocess.Popen, port: int, args: argparse.Namespace, seconds: 
                     errors.append(f"bad request {path}: {status} (expected {expected})")
             time.sleep(0.2)
 
+    silent = {"closed": 0}
+
+    def silent_sockets() -> None:
+        silent["closed"] = hold_silent_sockets(port, args.idle, deadline)
+
     threads = [threading.Thread(target=renderer, args=(k,)) for k in range(args.clients)]
-    threads.append(threading.Thread(target=troublemaker))
+    threads += [threading.Thread(target=troublemaker), threading.Thread(target=silent_sockets)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -185,8 +232,11 @@ def run(server: subprocess.Popen, port: int, args: argparse.Namespace, seconds: 
     after = memory(server.pid)
     alive = Client(port).call("POST", "/api/render", json.dumps({"settings": {"network": network}}).encode())[0]
     ms = sorted(1000 * t for t in latencies)
-    print(f"{args.clients} clients, {elapsed:.0f} s, network {network}, device {args.device}, "
-          f"{os.cpu_count()} CPUs seen")
+    print(describe(args.device) + " (this process; the server is a `stylegan studio` started from it)")
+    print(f"{args.clients} clients, {args.idle} silent sockets, {elapsed:.0f} s, network {network}, "
+          f"device {args.device}, {os.cpu_count()} CPUs seen, load average {os.getloadavg()[0]:.1f}")
+    print(f"silent sockets closed by the server (and reopened): {silent['closed']}; requests sent again after the "
+          f"server closed an idle keep-alive connection: {Client.reconnects}")
     print("| renders | renders/s | p50 ms | p99 ms | refused as expected | errors | projection steps | "
           "server RSS before / after MiB | server peak RSS before / after MiB | answers afterwards |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

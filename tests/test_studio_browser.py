@@ -87,6 +87,14 @@ class Page:
     def image(self) -> np.ndarray:
         return _decode(self.page.get_attribute("#frame", "src"))
 
+    def broken_images(self) -> list[str]:
+        """The ids of images on show that have nothing to show (a broken-image icon with its alt text)."""
+        return self.page.evaluate("[...document.images].filter((i) => i.getClientRects().length > 0 && "
+                                  "(!i.complete || i.naturalWidth === 0)).map((i) => i.id)")
+
+    def layer_view_shown(self) -> bool:
+        return self.page.is_visible("#activations") and self.page.is_visible("#spectrum")
+
 
 @pytest.mark.filterwarnings("ignore:VGG16")
 def test_studio_page_end_to_end(browser, studio, tmp_path):
@@ -98,6 +106,7 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     assert "/?token=" in studio.url
     page.act(lambda: page.page.goto(studio.url))
     assert page.page.url == studio.url.split("?")[0]  # the token left the address bar for a cookie
+    assert not page.layer_view_shown() and page.broken_images() == []  # no layer chosen: nothing shown
     cookie, = page.page.context.cookies()
     assert (cookie["value"], cookie["httpOnly"], cookie["sameSite"]) == (studio.token, True, "Strict")
     assert np.array_equal(page.image(), expected(seed=0))
@@ -135,6 +144,9 @@ def test_studio_page_end_to_end(browser, studio, tmp_path):
     page.act(lambda: page.page.select_option("#layer", "b8.conv1"))
     assert page.page.get_attribute("#activations", "src").startswith("data:image/png")
     assert page.page.inner_text("#layer-table tr.chosen").startswith("b8.conv1")
+    assert page.layer_view_shown() and page.broken_images() == []
+    page.act(lambda: page.page.select_option("#layer", ""))
+    assert not page.layer_view_shown() and page.broken_images() == []
 
     page.page.click("#capture")
     wait_for(page.page, "document.getElementById('capture-result').dataset.json")

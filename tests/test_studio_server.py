@@ -17,9 +17,11 @@ import PIL.Image
 import pytest
 from click.testing import CliRunner
 
+import stylegan
 import stylegan.studio
 import stylegan.studio.session as session_module
 from stylegan.cli import cli
+from stylegan.formats.native import save_networks
 from stylegan.io import save_directions
 from stylegan.studio.session import MAX_UPLOAD, Session
 
@@ -109,6 +111,58 @@ def test_bad_input_answers_with_a_message(client):
     assert client.get("/api/networks").status_code == 200  # still serving
 
 
+def _json_post(client, path: str, body: str):
+    return client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+
+
+def test_malformed_requests_are_told_why(client, session):
+    """Each kind of request that once got a 500: now a 4xx with a message naming what is wrong."""
+    network = _network(client)
+    allowed = next(folder for folder in session.guard.folders if folder.name == "allowed")
+    native = allowed / "net.safetensors"
+    save_networks({"G_ema": stylegan.load(SG2)}, native)
+    damaged = allowed / "damaged.safetensors"  # a native loader bug: ValueError, not a CheckpointError
+    damaged.write_bytes(native.read_bytes().replace(b'\\"4\\": ', b'\\"j\\": ', 1))
+    render = {"settings": {"network": network}}
+    cases = [
+        (_json_post(client, "/api/render", '{"settings": {"network": "%s", "dx": Infinity}}' % network), "'dx'"),
+        (_json_post(client, "/api/render", '{"settings": {"network": "%s", "seed": %s}}' % (network, "9" * 400)),
+         "'seed'"),
+        (_json_post(client, "/api/render", '{"settings": {"network": "%s", "psi": %s}}' % (network, "9" * 400)),
+         "'psi'"),
+        (client.post("/api/network", json={"network": 7}), "'network'"),
+        (client.post("/api/network", json={"network": "a\x00b"}), "NUL"),
+        (client.post("/api/network", json={"network": "a" * 3000}), "no such checkpoint"),
+        (client.post("/api/network", json={"network": "/" + "a" * 3000}), "outside the folders"),
+        (client.post("/api/network", json={"network": "~nosuchuser/net.pkl"}), "home folder"),
+        (client.post("/api/network", json={"network": str(damaged)}), "damaged"),
+        (client.post("/api/render", json={"settings": {"network": network, "psi": 1e308}}), "'psi'"),
+        (client.post("/api/render", json={"settings": {"network": network, "noise_seed": 2 ** 64}}), "'noise_seed'"),
+        (client.post("/api/render", json={**render, "view": "b8.conv1"}), "'view'"),
+        (client.post("/api/render", json={**render, "view": {"layer": "b8.conv1", "channel": "1"}}), "'view.channel'"),
+        (client.post("/api/direction", json={"file": str(allowed / "d.npz:\u00b2"), "network": network}),
+         "no such direction file"),
+        (client.post("/api/direction", json={"file": ["d.npz"], "network": network}), "'file'"),
+        (client.post("/api/network", json={"network": network, "settings": [1, 2]}), "'settings'"),
+        (client.post("/api/render", json={"settings": {"network": network, "ws_file": "~nosuchuser/w.npz"}}),
+         "home folder"),
+        (client.post("/api/render", json={"settings": {"network": network, "untransform": "no"}}), "'untransform'"),
+        (client.post("/api/render", json={**render, "client": "x" * 65}), "'client'"),
+        (client.post("/api/render", json={**render, "extra": 1}), "unknown keys"),
+        (client.post(f"/api/project?network={network}&steps=\u0661", content=_png_bytes(),
+                     headers={"content-type": "application/octet-stream"}), "'steps'"),
+        (client.post(f"/api/project?network={network}&class=3", content=_png_bytes(),
+                     headers={"content-type": "application/octet-stream"}), "unconditional"),
+    ]
+    for answer, fragment in cases:
+        assert answer.status_code in (400, 403), (fragment, answer.status_code, answer.text)
+        assert fragment in answer.json()["error"], (fragment, answer.text)
+    assert cases[-1][0].status_code == 400 and session.projection["state"] == "idle"
+    for origin in ("http://[", "http://127.0.0.1]"):
+        assert client.get("/api/networks", headers={"origin": origin}).status_code == 403
+    assert client.get("/api/networks").status_code == 200
+
+
 def test_other_host_names_are_refused(client):
     assert client.get("/api/networks", headers={"host": "attacker.example"}).status_code == 400
     assert client.get("/api/networks", headers={"host": "127.0.0.1.attacker.example"}).status_code == 400
@@ -139,7 +193,8 @@ def test_requests_from_other_origins_are_refused(client, session):
     settings = {"settings": {"network": str(SG2)}}
     foreign = [{"origin": "http://127.0.0.1:9999"}, {"origin": "http://attacker.example"}, {"origin": "null"},
                {"referer": "http://127.0.0.1:9999/page.html"}, {"sec-fetch-site": "same-site"},
-               {"sec-fetch-site": "cross-site"}]
+               {"sec-fetch-site": "cross-site"}, {"origin": "https://127.0.0.1"}, {"referer": "ftp://127.0.0.1/"},
+               {"origin": "http://["}, {"referer": "http://127.0.0.1]/"}]
     for headers in foreign:
         answer = client.post("/api/capture", json=settings, headers=headers)
         assert answer.status_code == 403 and "other sites" in answer.json()["error"], headers

@@ -152,6 +152,24 @@ def test_bad_settings_are_clear_errors(tmp_path):
         Settings.from_dict({"seed": "many"})
     with pytest.raises(InputError, match="finite"):
         Settings.from_dict({"dx": float("inf")})
+    refused = {"seed": [-1, 2 ** 32, 10 ** 400, 1.5, True, "5"], "noise_seed": [2 ** 64], "psi": [1e308, 10 ** 400],
+               "mix_weight": [float("nan")], "translate": [[1.0], "ab", [0, "x"]], "untransform": ["false"],
+               "noise_mode": ["loud", ["const"]], "mix_layers": [[-1], "0,1", [0.5]], "class_idx": [2 ** 40],
+               "ws_file": ["w\x00.npz", "~nosuchuser/w.npz", "\ud800.npz", "w" * 5000, 3],
+               "directions": [{}, [1], [{"kind": "pca"}], [{"strength": 1e9}], [{"index": -1}],
+                              [{"kind": "file", "file": 7}], [{"layers": 1.5}], [{"colour": "red"}]]}
+    for name, values in refused.items():
+        for value in values:
+            with pytest.raises(InputError, match=f"invalid studio setting '{name}"):
+                Settings.from_dict({name: value})
+    kept = Settings.from_dict({"seed": 5.0, "translate": [0, 1], "cutoff": None, "directions": [
+        {"kind": "sefa", "index": 2, "strength": -3, "layers": [0, 1]}]})
+    assert (kept.seed, kept.translate, kept.directions[0].strength) == (5, (0.0, 1.0), -3.0)
+    assert isinstance(kept.seed, int) and isinstance(kept.directions[0].strength, float)
+    (tmp_path / "huge.json").write_text(json.dumps({"seed": 1, "noise_seed": 2 ** 64, "noise_mode": "random"}))
+    result = CliRunner().invoke(cli, ["generate", "--settings", str(tmp_path / "huge.json"), "--network", str(SG2),
+                                      "--outdir", str(tmp_path / "out")])
+    assert result.exit_code != 0 and "noise_seed" in result.output and "Traceback" not in result.output
     (tmp_path / "bad.json").write_text("{not json")
     result = CliRunner().invoke(cli, ["generate", "--settings", str(tmp_path / "bad.json")])
     assert result.exit_code != 0 and "not a readable JSON" in result.output

@@ -6,6 +6,7 @@ renders exactly what the studio showed, and the rules can be tested without a br
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +21,7 @@ from ..io.files import read_json, write_json
 from ..io.images import to_uint8
 from ..io.latents import load_direction, load_ws
 from ..models.mapping import truncate
-from ..models.noise import random_noise
+from ..models.noise import NOISE_MODES, random_noise
 from .edit import Directions, apply_direction, ganspace, sefa
 from .generate import check_truncation, set_input_transform
 from .seeds import MAX_SEED
@@ -30,6 +31,12 @@ SEED_ROW = 100  # the 2-D seed lattice: the point (i, j) stands for seed i + SEE
 COMPONENTS = 10  # SeFa and GANSpace components offered
 GANSPACE_SAMPLES = 20_000
 FORMAT = "stylegan-studio-settings"
+DIRECTION_KINDS = ("sefa", "ganspace", "file")
+MAX_INDEX = 2 ** 31 - 1  # classes, ws rows, noise layers and components: far beyond any network
+MAX_OFFSET = float(MAX_SEED + 1)  # |dx|, |dy| on the seed lattice
+MAX_SCALE = 1e6  # |psi|, mix weight, strengths, translate, rotate: far past any use, and safe in float32
+MAX_PATH = 4096  # characters in a path
+MAX_LAYER_SPEC = 1000  # characters in a layer spec ('coarse', '0-3,6', ...)
 
 
 @dataclass
@@ -72,38 +79,131 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
-        """Settings from JSON values; unknown keys and wrongly typed values are InputErrors."""
+        """Settings from JSON values: unknown keys, wrong types (a string for a number, a float for a whole
+        number, ...), numbers out of range and paths that cannot name a file are InputErrors."""
         if not isinstance(data, dict):
             raise InputError("studio settings must be a JSON object")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known - {"format"})
         if unknown:
-            raise InputError(f"unknown studio settings {unknown}; known ones are {sorted(known)}")
-        values = dict(data)
-        values.pop("format", None)
-        try:
-            values["directions"] = [Direction(**d) for d in values.get("directions", [])]
-            settings = cls(**values)
-            settings.seed, settings.noise_seed = int(settings.seed), int(settings.noise_seed)
-            settings.dx, settings.dy, settings.psi = float(settings.dx), float(settings.dy), float(settings.psi)
-            settings.mix_weight, settings.rotate = float(settings.mix_weight), float(settings.rotate)
-            settings.translate = tuple(float(v) for v in settings.translate)
-            settings.untransform = bool(settings.untransform)
-            for name in ("class_idx", "mix_seed", "cutoff"):
-                value = getattr(settings, name)
-                setattr(settings, name, None if value is None else int(value))
-            settings.mix_layers = [int(i) for i in settings.mix_layers]
-            settings.noise_off = [int(i) for i in settings.noise_off]
-            for d in settings.directions:
-                d.index, d.strength = int(d.index), float(d.strength)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"invalid studio settings ({exc})") from None
-        numbers = [settings.dx, settings.dy, settings.mix_weight, settings.rotate, *settings.translate]
-        if not all(math.isfinite(v) for v in numbers + [d.strength for d in settings.directions]):
-            raise InputError("studio settings must be finite numbers")
-        if len(settings.translate) != 2:
-            raise InputError("studio setting 'translate' needs two numbers (x, y)")
-        return settings
+            raise InputError(f"unknown studio settings {_show(unknown)}; known ones are {sorted(known)}")
+        v = {**asdict(cls()), **data}
+        translate = v["translate"]
+        if not isinstance(translate, (list, tuple)) or len(translate) != 2:
+            raise _invalid("translate", "two numbers (x, y) are needed", translate)
+        directions = v["directions"]
+        if not isinstance(directions, (list, tuple)):
+            raise _invalid("directions", "a list is needed", directions)
+        return cls(
+            network=_path(v["network"], "network"),
+            seed=_whole(v["seed"], "seed", 0, MAX_SEED),
+            dx=_number(v["dx"], "dx", MAX_OFFSET),
+            dy=_number(v["dy"], "dy", MAX_OFFSET),
+            ws_file=_optional(_path, v["ws_file"], "ws_file"),
+            class_idx=_optional(_whole, v["class_idx"], "class_idx", 0, MAX_INDEX),
+            mix_seed=_optional(_whole, v["mix_seed"], "mix_seed", 0, MAX_SEED),
+            mix_layers=_indices(v["mix_layers"], "mix_layers"),
+            mix_weight=_number(v["mix_weight"], "mix_weight", MAX_SCALE),
+            psi=_number(v["psi"], "psi", MAX_SCALE),
+            cutoff=_optional(_whole, v["cutoff"], "cutoff", 0, MAX_INDEX),
+            noise_mode=_choice(v["noise_mode"], "noise_mode", NOISE_MODES),
+            noise_seed=_whole(v["noise_seed"], "noise_seed", 0, MAX_SEED),
+            noise_off=_indices(v["noise_off"], "noise_off"),
+            translate=tuple(_number(t, "translate", MAX_SCALE) for t in translate),
+            rotate=_number(v["rotate"], "rotate", MAX_SCALE),
+            untransform=_flag(v["untransform"], "untransform"),
+            directions=[_direction(d, f"directions[{k}]") for k, d in enumerate(directions)],
+        )
+
+
+def _show(value: Any) -> str:
+    """A value for an error message: its repr, cut short (a 400-digit number or a long text stays readable)."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"a number of about {round(value.bit_length() * math.log10(2))} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _invalid(name: str, wanted: str, value: Any) -> InputError:
+    return InputError(f"invalid studio setting {name!r}: {wanted}, got {_show(value)}")
+
+
+def _whole(value: Any, name: str, lo: int, hi: int) -> int:
+    """A JSON whole number (5 or 5.0, not true or "5") within [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not value.is_integer()):
+        raise _invalid(name, "a whole number is needed", value)
+    if not lo <= value <= hi:
+        raise _invalid(name, f"it must be between {lo} and {hi}", value)
+    return int(value)
+
+
+def _number(value: Any, name: str, bound: float) -> float:
+    """A finite JSON number within [-bound, bound]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _invalid(name, "a number is needed", value)
+    if not abs(value) <= bound:  # also false for NaN; a 400-digit int is compared, never converted to float
+        raise _invalid(name, f"it must be a finite number within ±{bound:.0f}", value)
+    return float(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(name, "true or false is needed", value)
+    return value
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices or not isinstance(value, str):
+        raise _invalid(name, f"one of {choices} is needed", value)
+    return value
+
+
+def _path(value: Any, name: str) -> str:
+    """A text that can name a file: no NUL, at most MAX_PATH characters, UTF-8 encodable, and a '~user' that
+    exists (the path itself is checked only when it is read)."""
+    if not isinstance(value, str):
+        raise _invalid(name, "a path (text) is needed", value)
+    if "\x00" in value or len(value) > MAX_PATH:
+        raise _invalid(name, f"a path has no NUL character and at most {MAX_PATH} characters", value)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _invalid(name, "a path must be valid Unicode text", value) from None
+    if value.startswith("~") and os.path.expanduser(value).startswith("~"):
+        raise _invalid(name, "'~' names no known home folder", value)
+    return value
+
+
+def _optional(check: Callable[..., Any], value: Any, name: str, *args: Any) -> Any:
+    return None if value is None else check(value, name, *args)
+
+
+def _indices(value: Any, name: str) -> list[int]:
+    if not isinstance(value, (list, tuple)):
+        raise _invalid(name, "a list of whole numbers is needed", value)
+    return [_whole(v, name, 0, MAX_INDEX) for v in value]
+
+
+def _direction(value: Any, name: str) -> Direction:
+    if not isinstance(value, dict):
+        raise _invalid(name, "an object is needed", value)
+    unknown = sorted(set(value) - {f.name for f in fields(Direction)})
+    if unknown:
+        raise _invalid(name, f"unknown keys {_show(unknown)}", value)
+    d = Direction(**value)
+    layers = d.layers
+    if isinstance(layers, (list, tuple)):
+        layers = _indices(layers, f"{name}.layers")
+    elif isinstance(layers, str):
+        if len(layers) > MAX_LAYER_SPEC:
+            raise _invalid(f"{name}.layers", f"a layer spec has at most {MAX_LAYER_SPEC} characters", layers)
+    else:
+        layers = _whole(layers, f"{name}.layers", 0, MAX_INDEX)
+    return Direction(kind=_choice(d.kind, f"{name}.kind", DIRECTION_KINDS),
+                     index=_whole(d.index, f"{name}.index", 0, MAX_INDEX),
+                     strength=_number(d.strength, f"{name}.strength", MAX_SCALE), layers=layers,
+                     file=_optional(_path, d.file, f"{name}.file"))
 
 
 def save_settings(path: str | Path, settings: Settings) -> None:

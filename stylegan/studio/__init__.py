@@ -1,8 +1,9 @@
 """The studio: an interactive web page for exploring a generator (`stylegan studio`, or `start` in a notebook).
 
-state.py holds the rendering rules (settings -> ws -> image), layers.py the layer view, render.py the
-latest-wins scheduler, session.py the networks, files and projections, paths.py which files may be read,
-gate.py who may ask (token, same origin), server.py the web app.
+latent/settings.py holds the rendering rules (settings -> ws -> image), layers.py the layer view, render.py
+the latest-wins scheduler, session.py the networks, files and projections, paths.py which files may be read,
+gate.py who may ask (token, same origin), schema.py what a request may hold, connections.py how long and how
+many connections may stay open, server.py the web app.
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 Host header (loopback names only when bound to loopback: no DNS rebinding), the token (cookie,
 `Authorization: token VALUE` or `?token=`), that the request comes from the studio's own page (Origin,
 Referer and Sec-Fetch-Site, when present) and that state-changing requests carry a content type no
-other site can send without the browser asking first. No CORS headers are ever sent."""
+other site can send without the browser asking first. No CORS headers are ever sent, and no websocket is
+accepted (no route needs one)."""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import InputError
 
+ADMITTED = "stylegan.studio.admitted"  # set to True in the scope of a request the gate lets through
 JSON = "application/json"
 UPLOAD = "application/octet-stream"
 SAFE_METHODS = ("GET", "HEAD")
@@ -90,8 +92,13 @@ class Gate:
         self.uploads = set(uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})  # before accepting: the server answers 403
+            return
+        if scope["type"] != "http":
             return
         headers = Headers(scope=scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -101,6 +108,7 @@ class Gate:
             response = JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
             await response(scope, receive, send)
             return
+        scope[ADMITTED] = True
         set_cookie = bool(self.token) and scope["path"] == "/" and self._matches(query.get("token", []))
 
         async def send_secured(message: Message) -> None:
@@ -122,7 +130,7 @@ class Gate:
             return 403, "this studio needs its token: open the URL it printed when it started (with ?token=...)"
         method, path = scope["method"], scope["path"]
         page = method in SAFE_METHODS and path == "/" and headers.get("sec-fetch-dest", "document") == "document"
-        if not page and not self._same_origin(headers, host):
+        if not page and not self._same_origin(headers, scope.get("scheme", "http"), host):
             return 403, "requests from other sites are refused: use the studio's own page"
         if method not in SAFE_METHODS:
             wanted = UPLOAD if path in self.uploads else JSON
@@ -142,11 +150,17 @@ class Gate:
         return any(secrets.compare_digest(v.encode(), self.token.encode()) for v in offered)
 
     @staticmethod
-    def _same_origin(headers: Headers, host: str) -> bool:
-        """Origin (else Referer), when present, names this host; Sec-Fetch-Site, when present, says so too."""
+    def _same_origin(headers: Headers, scheme: str, host: str) -> bool:
+        """Origin (else Referer), when present, names this scheme and host; Sec-Fetch-Site, when present, says
+        so too. An Origin or Referer that is not a URL (e.g. 'http://[') is another origin."""
         source = headers.get("origin") or headers.get("referer")
-        if source is not None and urlsplit(source).netloc.lower() != host.lower():
-            return False
+        if source is not None:
+            try:
+                parts = urlsplit(source)
+            except ValueError:
+                return False
+            if (parts.scheme.lower(), parts.netloc.lower()) != (scheme.lower(), host.lower()):
+                return False
         return headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
 

@@ -1,5 +1,5 @@
-"""The studio's web server: a Starlette app over a `Session`, behind the `Gate` (token, same origin), served
-by uvicorn (blocking or in a thread)."""
+"""The studio's web server: a Starlette app over a `Session`, behind the `Gate` (token, same origin), its request
+bodies checked by `schema`, served by uvicorn (blocking or in a thread) with the `connections` limits."""
 from __future__ import annotations
 
 import asyncio
@@ -14,12 +14,14 @@ from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import InputError, StyleGANError
+from . import schema
+from .connections import Connections, Limits, Watch, protocol_factory
 from .gate import Gate, check_exposure, new_token, studio_url
 from .paths import Refused
 from .render import Busy, LatestWins, Superseded
@@ -27,8 +29,6 @@ from .session import MAX_UPLOAD, Session
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON = 256 * 1024  # settings are a few KiB
-MAX_CONNECTIONS = 64  # more at once are answered 503 by uvicorn
-MAX_CLIENT_ID = 64
 INTERNAL = "internal error (see the server log)"
 log = logging.getLogger("stylegan.studio")
 
@@ -40,8 +40,9 @@ class TooLarge(InputError):
 STATUS = [(Refused, 403), (Busy, 409), (TooLarge, 413), (StyleGANError, 400)]
 
 
-def _error(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(message: str, status: int = 400) -> Response:
+    """{"error": message} as ASCII JSON (a message quoting odd input, even a lone surrogate, still encodes)."""
+    return Response(json.dumps({"error": message}), status_code=status, media_type="application/json")
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -58,15 +59,13 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-async def _json(request: Request) -> dict[str, Any]:
+async def _json(request: Request) -> Any:
+    """The parsed JSON body (its shape is checked by `schema`)."""
     body = await _body(request, MAX_JSON)
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
         raise StyleGANError("the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise StyleGANError("the request body must be a JSON object")
-    return data
 
 
 async def _disconnected(request: Request) -> None:
@@ -77,10 +76,12 @@ async def _disconnected(request: Request) -> None:
 
 def _guarded(handler: Callable) -> Callable:
     """User errors become 4xx answers with their message; anything else a 500 that says only to look in the
-    server log, where the traceback goes."""
+    server log, where the traceback goes. A client gone while its body was read gets nothing (499 unsent)."""
     async def wrapper(request: Request):
         try:
             return await handler(request)
+        except ClientDisconnect:
+            return Response(status_code=499)
         except StyleGANError as exc:
             return _error(str(exc), next(status for kind, status in STATUS if isinstance(exc, kind)))
         except Exception:  # the server keeps running; the page shows no internals
@@ -104,14 +105,13 @@ def create_app(session: Session, host: str = "127.0.0.1", token: str = "") -> St
         return JSONResponse({"networks": session.networks})
 
     async def network(request: Request):
-        data = await _json(request)
-        return JSONResponse(await run(session.switch, str(data.get("network", "")), data.get("settings", {})))
+        name, settings = schema.network_body(await _json(request))
+        return JSONResponse(await run(session.switch, name, settings))
 
     async def render(request: Request):
-        data = await _json(request)
-        client = str(data.get("client") or "%s:%s" % (request.client or ("?", "?")))[:MAX_CLIENT_ID]
-        job = asyncio.wrap_future(scheduler.submit(lambda: session.render(data.get("settings", {}),
-                                                                          data.get("view")), client))
+        settings, view, client = schema.render_body(await _json(request))
+        client = client or "%s:%s" % (request.client or ("?", "?"))
+        job = asyncio.wrap_future(scheduler.submit(lambda: session.render(settings, view), client))
         gone = asyncio.ensure_future(_disconnected(request))
         try:
             await asyncio.wait({job, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -126,24 +126,17 @@ def create_app(session: Session, host: str = "127.0.0.1", token: str = "") -> St
             return JSONResponse({"superseded": True})
 
     async def capture(request: Request):
-        data = await _json(request)
-        return JSONResponse(await run(session.capture, data.get("settings", {})))
+        return JSONResponse(await run(session.capture, schema.capture_body(await _json(request))))
 
     async def direction(request: Request):
-        data = await _json(request)
-        count = await run(session.direction_count, str(data.get("file", "")), str(data.get("network", "")))
-        return JSONResponse({"count": count})
+        file, name = schema.direction_body(await _json(request))
+        return JSONResponse({"count": await run(session.direction_count, file, name)})
 
     async def start_projection(request: Request):
+        network, steps, class_idx = schema.projection_query(request.query_params)
         session.check_projection_free()  # before reading an upload that would be refused
         body = await _body(request, MAX_UPLOAD)
-        query = request.query_params
-        try:
-            steps = int(query.get("steps", "100"))
-            class_idx = int(query["class"]) if query.get("class", "") != "" else None
-        except ValueError:
-            raise StyleGANError("steps and class must be whole numbers") from None
-        await run(session.start_projection, body, query.get("network", ""), steps, class_idx)
+        await run(session.start_projection, body, network, steps, class_idx)
         return JSONResponse(session.projection)
 
     async def projection(request: Request):
@@ -182,10 +175,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Studio:
     """A studio server running in a background thread (for notebooks, tests and the CLI): `url` (with the
     token), `token`, `session`, `wait()`, then `stop()`. A random token is made unless `token` is given
-    ('' turns it off, on loopback only); off loopback a warning is printed."""
+    ('' turns it off, on loopback only); off loopback a warning is printed. `limits` times out idle and slow
+    connections and bounds their number (see connections.py)."""
 
     def __init__(self, session: Session, host: str = "127.0.0.1", port: int | None = None,
-                 token: str | None = None):
+                 token: str | None = None, limits: Limits = Limits()):
         import uvicorn
         self.session = session
         self.token = new_token() if token is None else token
@@ -195,8 +189,10 @@ class Studio:
         self.port = port or free_port(host)
         self.url = studio_url(host, self.port, self.token)
         self.app = create_app(session, host, self.token)
-        config = uvicorn.Config(self.app, host=host, port=self.port,
-                                log_level="warning", limit_concurrency=MAX_CONNECTIONS, server_header=False)
+        self.connections = Connections(limits)
+        config = uvicorn.Config(Watch(self.app, self.connections), host=host, port=self.port, log_level="warning",
+                                http=protocol_factory(self.connections), ws="none", server_header=False,
+                                timeout_keep_alive=limits.keep_alive)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="studio-server", daemon=True)
         self._thread.start()

@@ -22,11 +22,21 @@ from ..hub.builtin import DEMO, PREFIX, has_demo
 from ..io.images import read_image, save_png
 from ..io.latents import load_directions, load_ws, save_ws
 from ..latent.projection import project
-from ..latent.settings import Resolver, Settings, adapt, has_transform, render_settings, save_settings, synthesize
+from ..latent.settings import (
+    Direction,
+    Resolver,
+    Settings,
+    adapt,
+    has_transform,
+    render_settings,
+    save_settings,
+    synthesize,
+)
 from ..models.common import style_ranges
 from . import layers
-from .paths import PathGuard
+from .paths import PathGuard, is_file, reading, real, shown
 from .render import Busy
+from .schema import View
 
 MAX_UPLOAD = 20 * 1024 * 1024
 BUSY = "a projection is already running; wait for it to finish"
@@ -38,6 +48,17 @@ def png_data_url(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     PIL.Image.fromarray(image).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class _Resolver(Resolver):
+    """The settings' resolver, with direction files read through `reading` (a damaged file is an InputError)."""
+
+    def direction(self, G: torch.nn.Module, d: Direction) -> tuple[np.ndarray, float]:
+        """See Resolver.direction."""
+        if d.kind != "file":
+            return super().direction(G, d)
+        with reading(d.file or "direction file"):
+            return super().direction(G, d)
 
 
 class Session:
@@ -55,7 +76,7 @@ class Session:
         self._models: dict[str, torch.nn.Module] = {}
         self._lock = threading.Lock()  # one user of G at a time
         self._files = threading.Lock()  # one writer of the capture folder at a time
-        self.resolver = Resolver(check=self.check_path)
+        self.resolver = _Resolver(check=self.check_path)
         self.projection: dict[str, Any] = {"state": "idle"}
         self._projecting = threading.Lock()  # held while a projection runs
         self.worker: threading.Thread | None = None
@@ -64,7 +85,7 @@ class Session:
     def _name(name: str) -> str:
         if str(name).startswith(PREFIX) or is_url(name) or zoo.find(name) is not None:
             return str(name)  # downloaded into the cache by hub.load; only those given at start are offered
-        return str(Path(name).expanduser().resolve())
+        return str(real(name))
 
     def check_path(self, path: str | Path) -> Path:
         """The resolved path (symlinks followed), if it lies inside a folder the studio may read."""
@@ -77,9 +98,11 @@ class Session:
         name = self._name(name)
         if name not in self._models:
             if name not in self.given and not name.startswith(PREFIX):
-                if not self.check_path(name).is_file():
-                    raise InputError(f"{Path(name).name}: no such checkpoint file")
-            self._models = {name: hub.load(name, device=self.device)}  # keep one network in memory
+                if not is_file(self.check_path(name)):
+                    raise InputError(f"{shown(name)}: no such checkpoint file")
+            with reading(name):
+                G = hub.load(name, device=self.device)
+            self._models = {name: G}  # keep one network in memory
             if name not in self.networks:
                 self.networks.append(name)
         return self._models[name]
@@ -98,38 +121,49 @@ class Session:
 
     def switch(self, name: str, settings: dict[str, Any]) -> dict[str, Any]:
         """Info for network `name` and the current settings adapted to it."""
+        s = Settings.from_dict({**settings, "network": name})
         info = self.info(name)
         G = self.model(name)
-        s = adapt(Settings.from_dict({**settings, "network": info["network"]}), G)
+        s.network = info["network"]
+        s = adapt(s, G)
         if s.ws_file is not None:
             try:
-                load_ws(self.resolver.path(s.ws_file), G)
+                self._ws(s, G)
             except InputError:
                 s.ws_file = None  # ws of another network: back to the seed
         return {"info": info, "settings": s.to_dict()}
 
-    def render(self, settings: dict[str, Any], view: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _ws(self, s: Settings, G: torch.nn.Module) -> torch.Tensor | None:
+        """The ws of the settings' ws file (None without one), read through the allow-list and `reading`."""
+        if s.ws_file is None:
+            return None
+        path = self.resolver.path(s.ws_file)
+        with reading(path):
+            return load_ws(path, G)[:1]
+
+    def render(self, settings: dict[str, Any], view: View | None = None) -> dict[str, Any]:
         """One frame: the image as a PNG data URL, the render time, and the layer view when asked for."""
         s = Settings.from_dict(settings)
         G = self.model(s.network)
+        base_ws = self._ws(s, G)
         with self._lock:
             start = time.perf_counter()
-            image, ws = render_settings(G, s, self.resolver)
+            image, ws = render_settings(G, s, self.resolver, base_ws)
             ms = (time.perf_counter() - start) * 1000
             out = {"image": png_data_url(image), "ms": ms, "device": str(self.device)}
-            if view and view.get("layer"):
-                features = layers.capture(G, str(view["layer"]), lambda: synthesize(G, ws, s))
-                channel, rgb = int(view.get("channel", 0)), bool(view.get("rgb", False))
-                out["activations"] = png_data_url(layers.activation_image(features, channel, rgb))
-                out["spectrum"] = png_data_url(layers.spectrum_image(features, channel, rgb))
+            if view is not None:
+                features = layers.capture(G, view.layer, lambda: synthesize(G, ws, s))
+                out["activations"] = png_data_url(layers.activation_image(features, view.channel, view.rgb))
+                out["spectrum"] = png_data_url(layers.spectrum_image(features, view.channel, view.rgb))
         return out
 
     def capture(self, settings: dict[str, Any]) -> dict[str, str]:
         """Write captureNNNN.png, its ws (.npz) and its settings (.json) to the capture folder."""
         s = Settings.from_dict(settings)
         G = self.model(s.network)
+        base_ws = self._ws(s, G)
         with self._lock:
-            image, ws = render_settings(G, s, self.resolver)
+            image, ws = render_settings(G, s, self.resolver, base_ws)
         with self._files:
             stem = self._next_name("capture")
             save_ws(stem.with_suffix(".npz"), ws)
@@ -146,7 +180,8 @@ class Session:
         """How many directions a direction file holds (checked against the network's w size)."""
         G = self.model(network)
         path, _ = self.guard.check_spec(file)
-        return len(load_directions(path, G.w_dim)[0])
+        with reading(path):
+            return len(load_directions(path, G.w_dim)[0])
 
     def start_projection(self, data: bytes, network: str, steps: int, class_idx: int | None = None) -> None:
         """Project an uploaded image in a background thread; `projection` reports progress and the result."""
@@ -157,11 +192,15 @@ class Session:
         if not 1 <= steps <= 10000:
             raise InputError(f"projection steps must be between 1 and 10000, got {steps}")
         G = self.model(network)
+        if class_idx is not None and not 0 <= class_idx < G.c_dim:
+            raise InputError(f"class {class_idx} is out of range: this network has classes 0..{G.c_dim - 1}"
+                             if G.c_dim else "this network is unconditional: leave the class out")
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "upload"
             path.write_bytes(data)
             try:
-                target = read_image(path, resolution=G.img_resolution, channels=G.img_channels)
+                with reading("the upload"):
+                    target = read_image(path, resolution=G.img_resolution, channels=G.img_channels)
             except InputError:
                 raise InputError("the upload is not a readable image (PNG, JPEG, ...)") from None
         with self._lock:

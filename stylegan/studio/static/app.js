@@ -53,7 +53,7 @@ async function sendRender() {
     const frame = await api("api/render", {settings: state.settings, view, client: clientId});
     if (!frame.superseded) {
       $("frame").src = frame.image;
-      if (frame.activations) { $("activations").src = frame.activations; $("spectrum").src = frame.spectrum; }
+      showLayerView(frame);
       const now = performance.now();
       state.frameTimes = state.frameTimes.filter((t) => now - t < 2000).concat([now]);
       const fps = state.frameTimes.length > 1 ? (state.frameTimes.length - 1) / ((now - state.frameTimes[0]) / 1000) : 0;
@@ -67,6 +67,15 @@ async function sendRender() {
   }
   state.inflight = false;
   if (state.dirty) sendRender(); else updateIdle();
+}
+
+// The layer view's two images show only while a layer is chosen (no empty, broken images otherwise).
+function showLayerView(frame) {
+  for (const id of ["activations", "spectrum"]) {
+    const image = $(id);
+    if (frame[id]) image.src = frame[id]; else image.removeAttribute("src");
+    image.hidden = !frame[id];
+  }
 }
 
 function checkboxes(container, count, checked, onChange, label) {
