@@ -48,6 +48,8 @@ from stylegan.latent import mix, seeds_to_ws, style_ranges
 from stylegan.latent.generate import render
 from stylegan.models.noise import random_noise
 
+from .demo_coverage import coverage, print_coverage
+
 COMPARE_AT = 32
 
 
@@ -243,6 +245,24 @@ def discriminator_rows(D: torch.nn.Module, train_images: np.ndarray, held_out: n
     return rows
 
 
+def goal_rows(mixing: list[dict], noise: list[dict], found: dict) -> list[dict]:
+    """The demo model's goals (issue 35) against what was measured: mixing rows, noise rows and the result
+    of `demo_coverage.coverage`."""
+    share = {(r["band"], kind): float(r[f"{kind} from B"]) for r in mixing for kind in ("shape", "colour")}
+    ours, theirs = found["diversity"]
+    checks = [
+        ("shape diversity >= 0.85 of the data's", ours / theirs, ours / theirs >= 0.85),
+        ("every coarse factor's TV <= 0.15", found["max TV"], found["max TV"] <= 0.15),
+        ("coarse mixing: B's shape >= 0.45", share["coarse", "shape"], share["coarse", "shape"] >= 0.45),
+        ("coarse shape share > middle's", share["coarse", "shape"] - share["middle", "shape"],
+         share["coarse", "shape"] > share["middle", "shape"]),
+        ("fine mixing: B's colours >= 0.65", share["fine", "colour"], share["fine", "colour"] >= 0.65),
+        ("coarse mixing: B's colours <= 0.25", share["coarse", "colour"], share["coarse", "colour"] <= 0.25),
+        ("noise: mean per-pixel std >= 9", float(noise[0]["mean std"]), float(noise[0]["mean std"]) >= 9),
+    ]
+    return [{"goal": goal, "measured": f"{value:.2f}", "met": "yes" if met else "NO"} for goal, value, met in checks]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=None, help="Training run folder (stats.jsonl)")
@@ -250,6 +270,7 @@ def main() -> None:
     parser.add_argument("--network", default=None, help="Model to check  [default: builtin:demo]")
     parser.add_argument("--every-kimg", type=float, default=20)
     parser.add_argument("--out", type=Path, default=None, help="PNG of samples above their nearest training image")
+    parser.add_argument("--no-coverage", action="store_true", help="Leave out the coverage checks (demo_coverage)")
     args = parser.parse_args()
     nets = load_networks(args.network or "builtin:demo")
     G = nets["G_ema"].eval()
@@ -258,14 +279,21 @@ def main() -> None:
     if args.data is not None:
         nearest_and_discriminator(G, nets.get("D"), args.data, args.out)
     print("Style mixing, A with B's styles in one band (B's share: 0 = like A, 1 = like B):")
-    print_table(mixing_shares(G))
+    mixing = mixing_shares(G)
+    print_table(mixing)
     print("The same for one w at a time:")
     print_table(single_w_shares(G))
     if G.generation == 2:
         print("The same for one layer at a time:")
         print_table(single_layer_shares(G))
     print("Stochastic variation: per-pixel standard deviation over draws (0-255):")
-    print_table(noise_variation(G))
+    noise = noise_variation(G)
+    print_table(noise)
+    if G.img_resolution == 64 and not args.no_coverage:
+        found = coverage(G)
+        print_coverage(found)
+        print("Goals:")
+        print_table(goal_rows(mixing, noise, found))
 
 
 def nearest_and_discriminator(G: torch.nn.Module, D: torch.nn.Module | None, data: Path, out: Path | None) -> None:
