@@ -1,7 +1,7 @@
 """Does a toonfaces generator cover its data? A factor classifier, factor histograms, shape diversity and the
 bottom-row check.
 
-    python -m benchmarks.demo_coverage [--network SNAPSHOT] [--samples 1000]
+    python -m benchmarks.demo_coverage [--network SNAPSHOT] [--samples 1000] [--figure side-by-side.png]
 
 The classifier is a small CNN trained on procedurally drawn faces (`builtin:toonfaces` indices 50,000 on,
 never training images) to read each face's coarse factors back from its pixels: hair style, head size,
@@ -16,6 +16,8 @@ histogram, 1 = disjoint). A model that dropped a hair style or always draws the 
 Shape diversity: 128 generated faces (psi 1) and 128 dataset faces as Sobel edge maps of the luminance at
 32x32 (each scaled to sum 1), mean pairwise L1 distance within each set; the ratio generated / data is 1 for
 a model as varied in outline as its data, lower for one that draws the same head every time.
+
+`--figure` writes 32 generated faces (psi 1, seeds 0-31) beside the first 32 dataset faces, 4 rows of 8 each.
 
 Bottom row: over 64 faces (psi 1), the mean absolute per-pixel difference (0-255) between the last two pixel
 rows and between the first two, per RGB channel, for the model and for dataset faces.
@@ -35,6 +37,7 @@ from stylegan.data.toonfaces import DRAWING_VERSION, HAIR_STYLES, GLASSES, toonf
 from stylegan.formats import load_networks
 from stylegan.latent.generate import render
 from stylegan.hub.cache import cache_root
+from stylegan.io import make_grid, save_png
 from stylegan.latent import seeds_to_ws
 
 CLASSIFIER_VERSION = 1  # raised with any change to the factors, the network or its training
@@ -221,8 +224,14 @@ def coverage(G: nn.Module, samples: int = 1000, diversity_faces: int = 128) -> d
     for label, images in (("generated (psi 1)", generated[:64]), ("dataset", data[:64])):
         b = bottom_row(images)
         border.append({"faces": label} | {k: " ".join(f"{v:.1f}" for v in values) for k, values in b.items()})
-    return {"rows": rows, "diversity": (ours, theirs), "border": border,
+    return {"rows": rows, "diversity": (ours, theirs), "border": border, "side by side": (generated[:32], data[:32]),
             "max TV": max(float(r["TV"]) for r in rows if r["factor"] != "glasses")}
+
+
+def side_by_side(generated: np.ndarray, data: np.ndarray, gap: int = 8) -> np.ndarray:
+    """Generated faces (left) beside as many dataset faces (right), 8 columns each, on white."""
+    left, right = make_grid(generated, 8, pad=1), make_grid(data, 8, pad=1)
+    return np.concatenate([left, np.full((left.shape[0], gap, 3), 255, np.uint8), right], axis=1)
 
 
 def print_coverage(result: dict) -> None:
@@ -241,10 +250,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--network", default="builtin:demo", help="Model to check")
     parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--figure", type=Path, default=None, help="PNG of generated faces beside dataset faces")
     args = parser.parse_args()
     start = time.perf_counter()
     G = load_networks(args.network)["G_ema"].eval()
-    print_coverage(coverage(G, args.samples))
+    found = coverage(G, args.samples)
+    print_coverage(found)
+    if args.figure is not None:
+        save_png(side_by_side(*found["side by side"]), args.figure)
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
