@@ -19,6 +19,10 @@ a model as varied in outline as its data, lower for one that draws the same head
 
 `--figure` writes 32 generated faces (psi 1, seeds 0-31) beside the first 32 dataset faces, 4 rows of 8 each.
 
+Outline change per w: for 32 pairs (A, B) at psi 1, how far A's edge map moves (L1, as above) when A takes
+B's w at one index only: which layers decide the outline (a generator whose coarse ws move it little cannot
+carry head shape, hair silhouette or pose in coarse style mixing).
+
 Bottom row: over 64 faces (psi 1), the mean absolute per-pixel difference (0-255) between the last two pixel
 rows and between the first two, per RGB channel, for the model and for dataset faces.
 """
@@ -38,7 +42,7 @@ from stylegan.formats import load_networks
 from stylegan.latent.generate import render
 from stylegan.hub.cache import cache_root
 from stylegan.io import make_grid, save_png
-from stylegan.latent import seeds_to_ws
+from stylegan.latent import mix, seeds_to_ws
 
 CLASSIFIER_VERSION = 1  # raised with any change to the factors, the network or its training
 FIRST_CLASSIFIER_FACE = 50_000  # classifier faces come from here on: never among the demo's training images
@@ -203,6 +207,15 @@ def shape_diversity(images: np.ndarray) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
+def outline_change_per_w(G: nn.Module, pairs: int = 32) -> list[float]:
+    """Mean L1 change of A's edge map when A takes B's w at one index, for each w index (psi 1)."""
+    ws_a, ws_b = seeds_to_ws(G, range(pairs), 1.0), seeds_to_ws(G, range(1000, 1000 + pairs), 1.0)
+    with torch.no_grad():
+        base = edge_maps(render(G, ws_a))
+        return [float((edge_maps(render(G, mix(ws_a, ws_b, [i]))) - base).abs().sum(1).mean())
+                for i in range(G.num_ws)]
+
+
 def bottom_row(images: np.ndarray) -> dict[str, np.ndarray]:
     """Mean absolute per-pixel difference (0-255, per RGB channel) between the last two and the first two
     pixel rows of uint8 images [N, H, W, C]."""
@@ -256,6 +269,8 @@ def main() -> None:
     G = load_networks(args.network)["G_ema"].eval()
     found = coverage(G, args.samples)
     print_coverage(found)
+    print("Outline change per w (L1 of the edge map when one of B's ws replaces A's), w 0 on:")
+    print(" ".join(f"{v:.2f}" for v in outline_change_per_w(G)))
     if args.figure is not None:
         save_png(side_by_side(*found["side by side"]), args.figure)
     print(f"({time.perf_counter() - start:.0f} s)")
