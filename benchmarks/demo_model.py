@@ -3,7 +3,7 @@ are not copies of training images, the discriminator's view of training and held
 style mixing takes from each parent, and how much the per-pixel noise varies the images.
 
     python -m benchmarks.demo_model [--run RUN_DIR] [--data toonfaces-64x64.zip] [--network SNAPSHOT]
-                                    [--out nn.png]
+                                    [--out nn.png] [--no-coverage]
 
 Without --run the loss curve is left out, without --data the nearest-neighbour and discriminator checks.
 
@@ -29,6 +29,9 @@ takes every pixel's standard deviation over the draws (0-255, averaged over RGB)
 99th percentile over pixels and faces, and the share of the variation finer than 3x3 pixels. The same
 statistic of the dataset's film grain (16 grain draws on 8 faces, everything else fixed) is what the noise
 inputs could carry at most at the finest scale.
+
+For 64² networks the coverage checks of `benchmarks.demo_coverage` follow (factor histograms against the
+data, shape diversity, bottom row), then the demo model's goals, each measured and marked met or not.
 """
 from __future__ import annotations
 
