@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from stylegan.data.toonfaces import toonface
-from stylegan.formats import load_networks
+from stylegan import load_networks
 from stylegan.latent import seeds_to_ws
 
 from .demo_model import print_table

@@ -38,11 +38,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegan.data.toonfaces import DRAWING_VERSION, HAIR_STYLES, GLASSES, toonface, toonface_factors
-from stylegan.formats import load_networks
+from stylegan import load_networks
 from stylegan.latent.generate import render
 from stylegan.hub.cache import cache_root
 from stylegan.io import make_grid, save_png
 from stylegan.latent import mix, seeds_to_ws
+
+from .machine import describe
 
 CLASSIFIER_VERSION = 1  # raised with any change to the factors, the network or its training
 FIRST_CLASSIFIER_FACE = 50_000  # classifier faces come from here on: never among the demo's training images
@@ -265,6 +267,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--figure", type=Path, default=None, help="PNG of generated faces beside dataset faces")
     args = parser.parse_args()
+    print(describe())
     start = time.perf_counter()
     G = load_networks(args.network)["G_ema"].eval()
     found = coverage(G, args.samples)

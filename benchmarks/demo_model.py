@@ -45,7 +45,7 @@ import torch.nn.functional as F
 
 from stylegan.data.dataset import ImageDataset
 from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
-from stylegan.formats import load_networks
+from stylegan import load_networks
 from stylegan.io import make_grid, save_png, to_uint8
 from stylegan.latent import mix, seeds_to_ws, style_ranges
 from stylegan.latent.generate import render
