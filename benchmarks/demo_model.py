@@ -3,7 +3,7 @@ are not copies of training images, the discriminator's view of training and held
 style mixing takes from each parent, and how much the per-pixel noise varies the images.
 
     python -m benchmarks.demo_model [--run RUN_DIR] [--data toonfaces-64x64.zip] [--network SNAPSHOT]
-                                    [--out nn.png]
+                                    [--out nn.png] [--no-coverage]
 
 Without --run the loss curve is left out, without --data the nearest-neighbour and discriminator checks.
 
@@ -29,6 +29,9 @@ takes every pixel's standard deviation over the draws (0-255, averaged over RGB)
 99th percentile over pixels and faces, and the share of the variation finer than 3x3 pixels. The same
 statistic of the dataset's film grain (16 grain draws on 8 faces, everything else fixed) is what the noise
 inputs could carry at most at the finest scale.
+
+For 64² networks the coverage checks of `benchmarks.demo_coverage` follow (factor histograms against the
+data, shape diversity, bottom row), then the demo model's goals, each measured and marked met or not.
 """
 from __future__ import annotations
 
@@ -42,11 +45,13 @@ import torch.nn.functional as F
 
 from stylegan.data.dataset import ImageDataset
 from stylegan.data.toonfaces import FACTOR_SCALES, toonface, toonface_factors
-from stylegan.formats import load_networks
+from stylegan import load_networks
 from stylegan.io import make_grid, save_png, to_uint8
 from stylegan.latent import mix, seeds_to_ws, style_ranges
 from stylegan.latent.generate import render
 from stylegan.models.noise import random_noise
+
+from .demo_coverage import coverage, print_coverage
 
 COMPARE_AT = 32
 
@@ -243,6 +248,24 @@ def discriminator_rows(D: torch.nn.Module, train_images: np.ndarray, held_out: n
     return rows
 
 
+def goal_rows(mixing: list[dict], noise: list[dict], found: dict) -> list[dict]:
+    """The demo model's goals (issue 35) against what was measured: mixing rows, noise rows and the result
+    of `demo_coverage.coverage`."""
+    share = {(r["band"], kind): float(r[f"{kind} from B"]) for r in mixing for kind in ("shape", "colour")}
+    ours, theirs = found["diversity"]
+    checks = [
+        ("shape diversity >= 0.85 of the data's", ours / theirs, ours / theirs >= 0.85),
+        ("every coarse factor's TV <= 0.15", found["max TV"], found["max TV"] <= 0.15),
+        ("coarse mixing: B's shape >= 0.45", share["coarse", "shape"], share["coarse", "shape"] >= 0.45),
+        ("coarse shape share > middle's", share["coarse", "shape"] - share["middle", "shape"],
+         share["coarse", "shape"] > share["middle", "shape"]),
+        ("fine mixing: B's colours >= 0.65", share["fine", "colour"], share["fine", "colour"] >= 0.65),
+        ("coarse mixing: B's colours <= 0.25", share["coarse", "colour"], share["coarse", "colour"] <= 0.25),
+        ("noise: mean per-pixel std >= 9", float(noise[0]["mean std"]), float(noise[0]["mean std"]) >= 9),
+    ]
+    return [{"goal": goal, "measured": f"{value:.2f}", "met": "yes" if met else "NO"} for goal, value, met in checks]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=None, help="Training run folder (stats.jsonl)")
@@ -250,6 +273,7 @@ def main() -> None:
     parser.add_argument("--network", default=None, help="Model to check  [default: builtin:demo]")
     parser.add_argument("--every-kimg", type=float, default=20)
     parser.add_argument("--out", type=Path, default=None, help="PNG of samples above their nearest training image")
+    parser.add_argument("--no-coverage", action="store_true", help="Leave out the coverage checks (demo_coverage)")
     args = parser.parse_args()
     nets = load_networks(args.network or "builtin:demo")
     G = nets["G_ema"].eval()
@@ -258,14 +282,21 @@ def main() -> None:
     if args.data is not None:
         nearest_and_discriminator(G, nets.get("D"), args.data, args.out)
     print("Style mixing, A with B's styles in one band (B's share: 0 = like A, 1 = like B):")
-    print_table(mixing_shares(G))
+    mixing = mixing_shares(G)
+    print_table(mixing)
     print("The same for one w at a time:")
     print_table(single_w_shares(G))
     if G.generation == 2:
         print("The same for one layer at a time:")
         print_table(single_layer_shares(G))
     print("Stochastic variation: per-pixel standard deviation over draws (0-255):")
-    print_table(noise_variation(G))
+    noise = noise_variation(G)
+    print_table(noise)
+    if G.img_resolution == 64 and not args.no_coverage:
+        found = coverage(G)
+        print_coverage(found)
+        print("Goals:")
+        print_table(goal_rows(mixing, noise, found))
 
 
 def nearest_and_discriminator(G: torch.nn.Module, D: torch.nn.Module | None, data: Path, out: Path | None) -> None:
