@@ -46,6 +46,10 @@ from .common import cli, user_errors
                    "(orig; resnet with residual blocks)")
 @click.option("--mbstd-group", type=click.IntRange(min=1), default=4, show_default=True,
               help="Minibatch std group size")
+@click.option("--lod-kimg", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="StyleGAN1 progressive growing: kimg at each resolution before the next fades in")
+@click.option("--lod-transition-kimg", type=click.FloatRange(min=0), default=600, show_default=True,
+              help="StyleGAN1 progressive growing: kimg of each fade-in")
 @click.option("--cbase", type=click.IntRange(min=1), default=32768, show_default=True, help="Capacity multiplier")
 @click.option("--cmax", type=click.IntRange(min=1), default=512, show_default=True, help="Max. feature maps")
 @click.option("--fp32", type=bool, default=False, show_default=True, help="Disable mixed precision")

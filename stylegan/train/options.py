@@ -120,6 +120,11 @@ class TrainOptions:
             raise InputError(f"--augpipe must be one of {', '.join(PRESETS)}, got {self.augpipe!r}")
         if self.g_arch not in G_ARCHITECTURES:
             raise InputError(f"--g-arch must be one of {', '.join(G_ARCHITECTURES)}, got {self.g_arch!r}")
+        if (self.lod_kimg, self.lod_transition_kimg) != (600, 600) and self.cfg != "stylegan1":
+            raise InputError(f"--lod-kimg and --lod-transition-kimg apply to --cfg stylegan1 only (progressive "
+                             f"growing; got --cfg {self.cfg})")
+        if self.lod_kimg <= 0 or self.lod_transition_kimg < 0:
+            raise InputError("--lod-kimg must be positive and --lod-transition-kimg at least 0")
         if self.g_arch != "skip" and self.cfg != "stylegan2":
             raise InputError(f"--g-arch {self.g_arch} applies to --cfg stylegan2 only (got --cfg {self.cfg})")
         if self.loss not in LOSSES:
