@@ -107,7 +107,8 @@ def _blur_padded(image: PIL.Image.Image, pad: np.ndarray, qsize: float) -> PIL.I
 
 def crop_quad(image: PIL.Image.Image, quad: np.ndarray, size: int, padding: bool = True) -> PIL.Image.Image:
     """The quad [4, 2] of an RGB or L photo as a size x size image, by the dataset's procedure (see the module
-    docstring); without `padding`, what lies outside the photo is black."""
+    docstring); without `padding`, what lies outside the photo is black. A NoFaceError when the quad lies
+    wholly outside the photo."""
     quad = np.asarray(quad, dtype=np.float64)
     qsize = np.hypot(*(quad[3] - quad[0]))
     shrink = int(np.floor(qsize / size * 0.5))
@@ -120,6 +121,8 @@ def crop_quad(image: PIL.Image.Image, quad: np.ndarray, size: int, padding: bool
 
     border = max(int(round(qsize * 0.1)), 3)
     low, high = np.floor(quad.min(0)).astype(int), np.ceil(quad.max(0)).astype(int)
+    if (high <= 0).any() or low[0] >= image.width or low[1] >= image.height:
+        raise NoFaceError("the face's crop lies wholly outside the photo")
     box = (max(low[0] - border, 0), max(low[1] - border, 0), min(high[0] + border, image.width),
            min(high[1] + border, image.height))
     if box[2] - box[0] < image.width or box[3] - box[1] < image.height:
