@@ -279,6 +279,16 @@ def test_align_one_photo_matches_the_python_api(tmp_path, photos, astronaut):
         assert np.array_equal(aligned, np.asarray(align_photo(photo.convert("RGB"), 64)[0]))
 
 
+def test_grayscale_photos_give_grayscale_faces(tmp_path, astronaut):
+    astronaut.convert("L").save(tmp_path / "gray.png")
+    result = _align("--target", tmp_path / "gray.png", "--outdir", tmp_path / "out", "--size", 64)
+    assert result.exit_code == 0, result.output
+    gray = _png(tmp_path / "out" / "gray.png")
+    assert gray.shape == (64, 64)
+    colour = np.asarray(align_photo(astronaut, 64)[0].convert("L"))
+    assert psnr(gray, colour) > 18  # measured 21.4 dB: landmarks found in grey
+
+
 def test_align_with_a_landmark_file(tmp_path, photos, astronaut, landmarks):
     points = tmp_path / "points.json"
     points.write_text(json.dumps({"astronaut.jpg": ASTRONAUT.tolist()}))
@@ -324,6 +334,8 @@ def test_single_photos_without_a_face_or_damaged_are_refused_in_one_line(tmp_pat
 def test_align_refuses_to_write_into_the_photos_folder(photos):
     result = _align("--target", photos, "--outdir", photos)
     assert result.exit_code == 1 and "the photos' own folder" in result.output
+    result = _align("--target", photos / "pair.png", "--outdir", photos)
+    assert result.exit_code == 1 and "would replace the photo pair.png" in result.output
 
 
 def test_project_align_projects_the_aligned_face(tmp_path, photos):

@@ -79,12 +79,14 @@ def earlier_outputs(outdir: str | Path, files: list[Path], all_faces: bool) -> l
 
 
 def plan_outputs(target: str | Path, outdir: str | Path, all_faces: bool) -> list[Path]:
-    """The photos of a run, refused before any work when two would write the same file or when OUTDIR is the
-    photos' own folder."""
+    """The photos of a run, refused before any work when two would write the same file, when OUTDIR is the
+    folder of photos, or when a single photo's aligned face would replace it."""
     files = image_files(target)
-    source = Path(target) if Path(target).is_dir() else Path(target).parent
-    if Path(outdir).resolve() == source.resolve():
+    if Path(target).is_dir() and Path(outdir).resolve() == Path(target).resolve():
         raise InputError(f"{outdir}: this is the photos' own folder; write the aligned faces to another folder")
+    if not Path(target).is_dir() and (Path(outdir) / output_name(files[0], all_faces)).resolve() == files[0].resolve():
+        raise InputError(f"{outdir}: the aligned face would replace the photo {files[0].name}; write it to another "
+                         f"folder")
     seen: dict[str, Path] = {}
     for file in files:
         name = output_name(file, all_faces)

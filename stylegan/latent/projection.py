@@ -274,6 +274,8 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
     if method in METHODS and method != "encoder":  # the losses are chosen (and a fallback said) once
         options["loss"], vgg = choose_loss(options.get("loss") or METHODS[method]["loss"], options.get("D"), vgg,
                                            AUTO_LOSS[method])
+    if align:
+        from .align_files import align_photo  # (align_files imports this module)
     rows = []
     for file in files:
         folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
@@ -283,7 +285,6 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
         try:
             picture, _ = decode_image(file, 3 if align else G.img_channels)
             if align:
-                from .align_files import align_photo
                 picture = align_photo(picture, G.img_resolution, name=file.name)[0]
         except StyleGANError as exc:
             if len(files) == 1:
