@@ -31,7 +31,7 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
               help="mean, random, encoder (the --encoder's ws), or a seed")
 @click.option("--encoder", "encoder_path", default=None, type=click.Path(),
               help="An encoder for this network (`stylegan encoder train`; its folder or encoder.safetensors), for "
-                   "--method encoder and --init encoder")
+                   "--method encoder and --init encoder  [default for builtin:demo: its bundled encoder]")
 @click.option("--lr", type=float, default=None, help="Learning rate (default per method)")
 @click.option("--no-noise", is_flag=True, help="Do not optimise the noise inputs")
 @click.option("--stabilize", is_flag=True, help="StyleGAN3: keep the input layer's transform at w_avg")
@@ -76,9 +76,9 @@ def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, n
     nets = hub.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
     encoder = None
-    if encoder_path is not None:
+    if encoder_path is not None or (init == "encoder" or method == "encoder") and network == DEMO:
         from ..latent.encoding import load_encoder
-        encoder = load_encoder(encoder_path, G, resolve_device(device))
+        encoder = load_encoder(encoder_path or DEMO, G, resolve_device(device))
     if stabilize and not hasattr(G.synthesis, "input"):
         raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
     try:
