@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -109,6 +110,27 @@ class _StorageBytes:
         return torch.storage._load_from_bytes, (self.blob,)
 
 
+def memo_index_bomb(index: int = 0x3FFFFFFF) -> bytes:
+    """9 bytes storing None at memo entry `index` (LONG_BINPUT): the C unpickler grows its memo table to twice
+    the index and clears it (16 GiB) before it stores."""
+    return b"\x80\x02Nr" + struct.pack("<I", index) + b"."
+
+
+def length_bomb() -> bytes:
+    """A pickle stating 4 GiB of BINBYTES data and holding 8 bytes: the C unpickler allocates the stated
+    length before it reads."""
+    return b"\x80\x03B" + struct.pack("<I", 0xFFFFFFF0) + b"8 bytes." + b"."
+
+
+def zip_with_tree(tree: bytes) -> bytes:
+    """A torch.save-like zip whose object tree (data.pkl) is `tree`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("archive/data.pkl", tree)
+        archive.writestr("archive/version", "3\n")
+    return out.getvalue()
+
+
 def storage_bomb() -> bytes:
     """A network pickle whose tensor storage (a legacy stream) claims 1 << 30 floats and holds 4."""
     return pickle.dumps({"G_ema": _StorageBytes(legacy_stream(GIB))}, protocol=4)
@@ -199,6 +221,46 @@ def test_sizes_a_file_asks_for_are_bounded_by_the_file(tmp_path):
     assert kind == "CheckpointError" and "far larger than the tensors the file stores" in message, message
     kind, message = results["zero.png"]
     assert kind == "InputError" and message == f"{zero}: is a character device, not a regular image file", message
+
+
+def test_memo_indices_and_lengths_a_pickle_states_are_bounded_by_the_file(tmp_path):
+    """The C unpickler acts on two sizes before it reads further: a memo index (it grows its memo table to twice
+    the index) and a stated length (it allocates that many bytes). In network pickles, torch zips' object trees
+    and legacy torch streams, an index beyond the entries stored so far and a length beyond the bytes left are
+    refused before the unpickler runs, in a child that could not hold what they ask for."""
+    magic = pickle.dumps(LEGACY_MAGIC, protocol=2)
+    cases = {
+        "memo.pkl": (memo_index_bomb(), "stores memo entry 1073741823 after 0 entries"),
+        "memo.pt": (zip_with_tree(memo_index_bomb()), "stores memo entry 1073741823 after 0 entries"),
+        "memo-legacy.pt": (magic + memo_index_bomb(), "stores memo entry 1073741823 after 0 entries"),
+        "length.pkl": (length_bomb(), "states BINBYTES data of 4294967280 bytes where 9 remain"),
+        "length.pt": (zip_with_tree(length_bomb()), "states BINBYTES data of 4294967280 bytes where 9 remain"),
+    }
+    for name, (data, _) in cases.items():
+        (tmp_path / name).write_bytes(data)
+    results = _in_limited_child([tmp_path / name for name in cases])
+    for name, (_, expected) in cases.items():
+        kind, message = results[name]
+        assert kind == "CheckpointError" and expected in message, (name, kind, message)
+        assert message.startswith(str(tmp_path / name)) and "\n" not in message, message
+    from stylegan.formats.pickle_guard import check_pickle
+    for value in ([[1, 2]] * 3, {"a": "x" * 300, "b": b"y" * 70000}, list(range(1000))):  # real pickles pass
+        for protocol in range(6):
+            stream = io.BytesIO(pickle.dumps(value, protocol=protocol))
+            check_pickle(stream)
+            assert stream.tell() == 0
+
+
+def test_a_pickled_value_named_in_a_refusal_takes_one_line():
+    """An array where the pickle should name a class (an index into the memo changed by one byte): the refusal
+    shows it in one short line, not the array's repr over several."""
+    from stylegan.formats.safe_pickle import safe_load
+    array = pickle.dumps(np.arange(400.0).reshape(20, 20), protocol=2)
+    reconstruct = re.search(rb"c[\w.]+\n_reconstruct\n", array).group()
+    data = b"\x80\x02" + reconstruct + array[2:-1] + b"K\x00\x85C\x01b\x87R."
+    with pytest.raises(UnsafePickleError, match=r"rebuild an array of class array\(\[\[ 0\., 1\.,") as caught:
+        safe_load(io.BytesIO(data))
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200, str(caught.value)
 
 
 def test_budget_allows_what_real_pickles_do(tmp_path):
