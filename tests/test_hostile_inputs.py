@@ -312,6 +312,56 @@ def test_torch_zip_with_compressed_or_oversized_members_is_refused(tmp_path, mon
         stylegan.load(intact)
 
 
+def test_torch_zip_needing_an_unknown_zip_version_is_refused(tmp_path):
+    data = bytearray(_rezip(_rosinality_bytes()))
+    for match in re.finditer(b"PK\x01\x02", bytes(data)):  # every entry's "version needed to extract": 24.5
+        data[match.start() + 6:match.start() + 8] = struct.pack("<H", 245)
+    path = tmp_path / "version.pt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"damaged zip archive \(NotImplementedError: zip file version 24.5\)"):
+        stylegan.load(path)
+
+
+def _rosinality_file(path: Path, change) -> Path:
+    from checkpoint_builders import rosinality_discriminator, rosinality_generator
+    state = {"g_ema": rosinality_generator(), "d": rosinality_discriminator(), "latent_avg": torch.randn(8)}
+    change(state)
+    torch.save(state, path)
+    return path
+
+
+def test_damaged_rosinality_state_dicts_are_refused_in_one_line(tmp_path):
+    """State dicts of the rosinality layout whose tensors are read as data: a tensor of another size, a missing
+    tensor, a blur kernel that is no blur kernel (its taps become the network's filter), a name holding a line
+    break. Each is refused in one line naming the problem (they used to end in a reshape error, a KeyError,
+    a network computing non-finite values, and a message over two lines)."""
+    def resized(state):
+        state["g_ema"]["conv1.conv.modulation.weight"] = torch.randn(17, 8)
+
+    def missing(state):
+        del state["g_ema"]["style.1.weight"]
+
+    def blur(state):
+        state["g_ema"]["convs.0.conv.blur.kernel"] = torch.eye(4)
+
+    def renamed(state):
+        state["g_ema"]["to_rgb1.bi\nas"] = state["g_ema"].pop("to_rgb1.bias")
+
+    cases = {"resized": (resized, "'conv1.conv.modulation.weight' is (17, 8), where this network needs a tensor of "
+                                  "shape (16, 8)"),
+             "missing": (missing, "whose tensors do not make a network (KeyError: 'style.1.weight')"),
+             "blur": (blur, "'convs.0.conv.blur.kernel' is not a blur kernel"),
+             "renamed": (renamed, "has tensors this package has no place for: to_rgb1.bi\\nas")}
+    for name, (change, expected) in cases.items():
+        path = _rosinality_file(tmp_path / f"{name}.pt", change)
+        result = CliRunner().invoke(cli, ["generate", "--network", str(path), "--seeds", "0",
+                                          "--outdir", str(tmp_path / "out")])
+        lines = visible_lines(result.output)
+        assert result.exit_code == 1 and len(lines) == 1 and expected in lines[0], (name, result.output)
+        assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+    assert stylegan.load(_rosinality_file(tmp_path / "intact.pt", lambda state: None)).img_resolution == 16
+
+
 def test_storage_claiming_more_than_its_zip_entry_is_refused(tmp_path):
     """A zip whose object tree says a storage has more elements than its entry holds."""
     data = _rosinality_bytes()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import StyleGANError
+from ..errors import StyleGANError, one_line
 from ..hub.builtin import DEMO
 from ..hub.cache import DOWNLOAD_ENV, OFFLINE_ENV
 from ..io.outputs import describe_os_error
@@ -53,7 +53,7 @@ class Verb(click.Command):
             try:
                 count = thread_count()
             except StyleGANError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(one_line(str(exc))) from None
             if count is not None:  # (torch is imported only when there is something to set)
                 set_threads(count)
         return super().invoke(ctx)
@@ -98,15 +98,15 @@ def cli() -> None:
 
 def user_errors(func):
     """Report package errors and file-system faults (permission, no space, a file or folder in the way) as
-    one-line CLI errors instead of tracebacks."""
+    one-line CLI errors instead of tracebacks (line breaks in names read from files are escaped)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except StyleGANError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(one_line(str(exc))) from None
         except OSError as exc:
-            raise click.ClickException(describe_os_error(exc)) from None
+            raise click.ClickException(one_line(describe_os_error(exc))) from None
     return wrapper
 
 

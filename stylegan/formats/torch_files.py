@@ -161,7 +161,7 @@ def check_zip_checkpoint(file: BinaryIO, size: int) -> None:
                     found = "no entry" if stored is None else f"an entry of {stored} bytes"
                     raise CheckpointError(f"storage {key} claims {claimed} bytes but has {found}; the file is "
                                           f"damaged")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise CheckpointError(f"damaged zip archive ({type(exc).__name__}: {exc})") from None
     finally:
         file.seek(0)
