@@ -34,6 +34,7 @@ from stylegan.cli import cli
 from stylegan.errors import CheckpointError, InputError, UnsafePickleError
 from stylegan.formats import native
 from stylegan.models.encoder import Encoder
+from stylegan.models.noise import noise_inputs
 from stylegan.io import decode_image, load_arrays, save_ws
 from stylegan.models import Discriminator, StyleGAN1Discriminator, StyleGAN1Generator, StyleGAN2Generator, \
     StyleGAN3Generator
@@ -648,6 +649,59 @@ def test_compressed_array_bundle_that_unpacks_far_beyond_its_size_is_refused(tmp
     fine = tmp_path / "fine.npz"
     save_ws(fine, torch.randn(2, 4, 8))
     assert load_arrays(fine, "ws")["w"].shape == (2, 4, 8)
+
+
+def _npy(shape: tuple, descr: str = "<f4", data: bytes = b"\0" * 64) -> bytes:
+    """An .npy whose header states `shape` and `descr`, followed by `data`."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue() + data
+
+
+def _npz(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def test_array_files_whose_members_lie_are_refused_in_one_line(tmp_path):
+    """An .npy header claiming 8 GiB over 64 bytes (numpy allocates the claim before it reads), the same inside
+    an .npz, an .npz member that is no .npy (numpy hands it over as bytes), noise maps of raw bytes, an empty
+    direction file and scales that are text: each is refused in one line by the verb that reads it."""
+    G = stylegan.load(NETWORK)
+    ws, noise, dirs = tmp_path / "ws", tmp_path / "noise", tmp_path / "dirs"
+    for folder in (ws, noise, dirs):
+        folder.mkdir()
+    bad_noise = _npz({f"{name}.npy": _npy((r, r), "|V4", b"\0" * 4 * r * r)
+                      for name, r in noise_inputs(G)})
+    cases = {
+        "claim.npy": (ws / "claim.npy", _npy((1 << 31,)), "its header claims 8589934592 bytes of array data, but 64 "
+                                                          "follow"),
+        "claim.npz": (ws / "claim.npz", _npz({"w.npy": _npy((1 << 31,))}), "w.npy: its header claims 8589934592"),
+        "bytes.npz": (ws / "bytes.npz", _npz({"w.npy": b"not an array"}), "its member 'w' is not an array"),
+        "noise.npz": (noise / "noise.npz", bad_noise, "of |V4 values, not numbers"),
+        "empty.npz": (dirs / "empty.npz", _npz({"directions.npy": _npy((0, G.w_dim), data=b"")}),
+                      "holds no direction vectors"),
+        "scales.npz": (dirs / "scales.npz", _npz({"directions.npy": _npy((1, G.w_dim), data=b"\0" * 4 * G.w_dim),
+                                                  "scales.npy": _npy((1,), "<U4", "abcd".encode("utf-32-le"))}),
+                       "holds <U4 scales, not numbers"),
+    }
+    save_ws(noise / "w.npz", torch.zeros(1, G.num_ws, G.w_dim))
+    for name, (path, data, expected) in cases.items():
+        path.write_bytes(data)
+        if path.parent == ws:
+            args = ["generate", "--projected-w", str(path)]
+        elif path.parent == noise:
+            args = ["generate", "--projected-w", str(noise / "w.npz")]
+        else:
+            args = ["edit", "--seeds", "0", "--direction", str(path), "--strength", "0,1"]
+        out = tmp_path / f"out-{name}"
+        result = CliRunner().invoke(cli, [*args, "--network", str(NETWORK), "--outdir", str(out)])
+        lines = visible_lines(result.output)
+        assert result.exit_code == 1 and len(lines) == 1 and expected in lines[0], (name, result.output)
+        assert not out.exists() or not any(out.rglob("*")), name
 
 
 # ---------------------------------------------------------------------------------------------------- images
