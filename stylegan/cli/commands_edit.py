@@ -8,7 +8,7 @@ import click
 from ..errors import StyleGANError
 from ..hub.builtin import DEMO
 from ..io.outputs import check_outputs
-from .common import GeneratorOptions, cli, generator_options, projection_noise, resolve_device, user_errors
+from .common import SEED, GeneratorOptions, cli, generator_options, projection_noise, resolve_device, user_errors
 
 
 @cli.group()
@@ -48,7 +48,7 @@ def sefa(network, layer_spec, num, out, device):
 @click.option("--samples", type=int, default=100_000, show_default=True, help="Mapped w samples (1e6 fits in memory)")
 @click.option("--num", type=int, default=64, show_default=True, help="Components kept")
 @click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled latents")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampled latents")
 @click.option("--out", required=True, type=click.Path(),
               help="Direction file to write: .npz (all components) or .npy (the first)")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")

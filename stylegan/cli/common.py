@@ -12,8 +12,13 @@ from ..errors import StyleGANError, one_line
 from ..hub.builtin import DEMO
 from ..hub.cache import DOWNLOAD_ENV, OFFLINE_ENV
 from ..io.outputs import describe_os_error
+from ..latent.seeds import MAX_SEED
 from ..runtime import THREADS_ENV
 from ..models import PRECISIONS
+
+
+# The type of every option that takes one seed: the official range (numpy and torch generators take no more).
+SEED = click.IntRange(0, MAX_SEED)
 
 
 def _set_env(name: str):
@@ -118,9 +123,17 @@ def resolve_device(name: str):
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise StyleGANError("--device cuda was asked for, but PyTorch sees no CUDA GPU; use --device cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
-        raise StyleGANError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):  # (meta, xla, ... hold no data to show)
+        raise StyleGANError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise StyleGANError("--device mps was asked for, but PyTorch sees no MPS device; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise StyleGANError(f"--device {name} was asked for, but PyTorch sees {torch.cuda.device_count()} CUDA "
+                            f"GPU(s); use cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    return device
 
 
 def parse_grid(text: str | None) -> tuple[int, int] | None:

@@ -70,6 +70,8 @@ def check_outputs(folders: Iterable[str | Path] = (), files: Iterable[str | Path
     by_folder: dict[str, list[str]] = {}
     for file in map(os.fspath, files):
         head, name = os.path.split(file)
+        if name in ("", ".", ".."):
+            raise OutputError(f"{file or repr(file)}: {PROBLEMS[errno.EISDIR]}")
         by_folder.setdefault(head, []).append(name)
     for head, names in by_folder.items():
         folder = Path(head)
