@@ -20,6 +20,7 @@ from . import NOISE_MODES, PARTS, PRECISIONS
 
 MAX_BATCH = 4096  # a fixed batch axis; the check runs the graph on this many latents
 
+
 @dataclass(frozen=True)
 class ExportSpec:
     """What to export. `batch=None` gives a dynamic batch axis; `truncation_psi=None` makes psi an input."""
