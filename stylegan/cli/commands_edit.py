@@ -88,16 +88,27 @@ def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out,
     _report(editing.interfacegan(G, seeds, values, ratio, classifier, others, class_idx), out)
 
 
+MAX_STRENGTHS = 256  # columns of the figure
+
+
 def parse_strengths(text: str) -> list[float]:
-    """'-3:3:7' -> 7 evenly spaced values from -3 to 3; '1.5' or '-1,0,1' -> those values."""
+    """'-3:3:7' -> 7 evenly spaced values from -3 to 3; '1.5' or '-1,0,1' -> those values (finite, at most
+    MAX_STRENGTHS)."""
     import numpy as np
+
+    from ..latent.space import FLOAT32_MAX
     try:
         if ":" in text:
             lo, hi, n = text.split(":")
-            return np.linspace(float(lo), float(hi), int(n)).tolist()
-        return [float(v) for v in text.split(",")]
+            values = np.linspace(float(lo), float(hi), int(n)).tolist() if 0 < int(n) <= MAX_STRENGTHS else []
+        else:
+            values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise StyleGANError(f"--strength must look like -3:3:7 or 1.5 or -1,0,1, got {text!r}") from None
+        values = []
+    if not 0 < len(values) <= MAX_STRENGTHS or not all(np.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
+        raise StyleGANError(f"--strength must look like -3:3:7 (at most {MAX_STRENGTHS} values) or 1.5 or -1,0,1, "
+                            f"with finite numbers; got {text!r}")
+    return values
 
 
 @cli.command("edit")
