@@ -269,6 +269,7 @@ def _rewrite_member(data: bytes, rng: random.Random, pick: Callable[[str], bool]
     if not members:
         return None
     name, local, start, size, central = rng.choice(members)
+    size = len(data[start:start + size])  # (a damaged header may state more than the file holds)
     body, what = change(data[start:start + size], rng)
     body = (body + bytes(size))[:size]
     crc = struct.pack("<I", zlib.crc32(body))
@@ -460,10 +461,12 @@ def safetensors_header(data: bytes, rng: random.Random) -> tuple[bytes, str]:
 # ---------------------------------------------------------------------------------------------------- images
 
 def _png_chunks(data: bytes) -> list[tuple[int, int, bytes]]:
-    """(offset, data length, type) of each chunk of a PNG, as far as its lengths hold."""
+    """(offset, data length, type) of each chunk of a PNG, as far as its lengths hold within the file."""
     chunks, offset = [], 8
     while offset + 12 <= len(data):
         length = int.from_bytes(data[offset:offset + 4], "big")
+        if offset + 12 + length > len(data):
+            break
         chunks.append((offset, length, data[offset + 4:offset + 8]))
         offset += 12 + length
     return chunks
@@ -554,9 +557,14 @@ FORMAT_AWARE: dict[str, list[Mutator]] = {
 }
 
 
+MAX_GROWTH = 1 << 20  # bytes a mutant may add to its file
+
+
 def mutate(data: bytes, suffix: str, rng: random.Random) -> tuple[bytes, str]:
     """`data` (a file ending in `suffix`) changed by one mutator, format-aware ones half the time where the
-    format has them; one time in five a second mutation follows."""
+    format has them; one time in five a second mutation follows. A mutant is never more than MAX_GROWTH bytes
+    longer than the file."""
+    limit = len(data) + MAX_GROWTH
     steps = []
     for _ in range(2 if rng.random() < 0.2 else 1):
         aware = FORMAT_AWARE.get(suffix, [])
@@ -566,4 +574,6 @@ def mutate(data: bytes, suffix: str, rng: random.Random) -> tuple[bytes, str]:
             mutator = GENERIC[rng.choice(sorted(GENERIC))]
         data, what = mutator(data, rng)
         steps.append(f"{mutator.__name__}: {what}")
+    if len(data) > limit:
+        raise RuntimeError(f"a fuzzer bug: a mutant grew by {len(data) - limit + MAX_GROWTH} bytes: {'; '.join(steps)}")
     return data, "; ".join(steps)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import os
+import random
 import shutil
 import signal
 import time
@@ -16,6 +17,7 @@ import pytest
 import torch
 
 import input_fuzz
+from fuzz_mutations import MAX_GROWTH, mutate
 from fuzz_worker import (ACCEPTED, BAD_OUTPUT, CRASH, HANG, LINES, MEMORY, PARTIAL, REFUSED, TRACEBACK, Case,
                          Result, Worker)
 from input_fuzz import KINDS, build_corpus, fuzz, leftovers, run_case
@@ -62,6 +64,19 @@ def test_a_case_is_made_from_its_kind_and_seed_alone(corpus, tmp_path):
         assert [(first / n).read_bytes() for n in files] == [(second / n).read_bytes() for n in files]
         for folder in (first, second):
             shutil.rmtree(folder)
+
+
+def test_mutants_stay_near_their_size_and_change_their_file(corpus):
+    """Every mutator on every kind of file, with many seeds: a mutant differs from its file and grows by at most
+    MAX_GROWTH bytes (a length field taken at its word once padded a PNG chunk to 3.5 GB)."""
+    changed = 0
+    for name in (*input_fuzz.CHECKPOINTS, *input_fuzz.IMAGES, *input_fuzz.LATENTS):
+        data = corpus[name].read_bytes()
+        for seed in range(150):
+            mutant, what = mutate(data, corpus[name].suffix, random.Random(seed))
+            assert len(mutant) <= len(data) + MAX_GROWTH, (name, seed, what)
+            changed += mutant != data
+    assert changed > 0.95 * 150 * len((*input_fuzz.CHECKPOINTS, *input_fuzz.IMAGES, *input_fuzz.LATENTS))
 
 
 # ------------------------------------------------------------------------ stand-ins, run in the worker child
