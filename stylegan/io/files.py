@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 import numpy as np
 
 from ..errors import InputError, StyleGANError
+from .paths import special_kind
 
 
 @contextlib.contextmanager
@@ -78,9 +79,6 @@ def _create_beside(path: Path) -> tuple[Path, int]:
             continue
 
 
-# What `stat` calls the kinds of files that are not regular files.
-_NOT_REGULAR = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 # Text files (settings, recipes, configs, label lists, score tables) are parsed into Python objects many times
 # their size; larger ones are refused.
 TEXT_LIMIT = 64 << 20
@@ -90,8 +88,7 @@ def _check_regular(path: Path, mode: int, kind: str, error: type[StyleGANError])
     if stat.S_ISDIR(mode):
         raise error(f"{path}: is a directory, not a {kind} file")
     if not stat.S_ISREG(mode):
-        what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
-        raise error(f"{path}: is {what}, not a regular {kind} file")
+        raise error(f"{path}: is {special_kind(mode)}, not a regular {kind} file")
 
 
 def regular_file_size(path: str | Path, kind: str = "input", error: type[StyleGANError] = InputError) -> int:
