@@ -18,6 +18,7 @@ import logging
 import random
 import re
 import shutil
+import stat
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -332,17 +333,21 @@ def studio_request(case: Case) -> Result:
 
 # ------------------------------------------------------------------------------------------- the parent side
 
-def _snapshot(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+def snapshot(folder: Path) -> dict[str, int]:
+    """Everything in `folder` (not following links): relative name -> the kind of file (stat.S_IFMT)."""
+    return {str(p.relative_to(folder)): stat.S_IFMT(p.lstat().st_mode) for p in folder.rglob("*")}
 
 
-def leftovers(folder: Path, before: set[str], outcome: str) -> list[str]:
-    """Files a case left in its folder that it should not have: temporary files and writability probes after
-    it was accepted, any new file after it was refused."""
-    new = [name for name in sorted(_snapshot(folder) - before) if not (folder / name).is_dir()]
+def leftovers(folder: Path, before: dict[str, int], outcome: str) -> list[str]:
+    """What a case left in its folder that it should not have: temporary files and writability probes after
+    it was accepted, any new file after it was refused, and always a FIFO, device or link made for the case
+    that a write replaced by a file."""
+    after = snapshot(folder)
+    replaced = [f"{name} (replaced)" for name, kind in before.items() if after.get(name, kind) != kind]
+    new = [name for name in sorted(set(after) - set(before)) if not stat.S_ISDIR(after[name])]
     if outcome == REFUSED:
-        return new
-    return [name for name in new if any(mark in Path(name).name for mark in TEMPORARY)]
+        return replaced + new
+    return replaced + [name for name in new if any(mark in Path(name).name for mark in TEMPORARY)]
 
 
 @dataclass
@@ -387,7 +392,7 @@ def run_case(kind: str, seed: int, corpus: dict[str, Path], worker: Worker, scra
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     case = make_case(kind, seed, corpus, folder)
-    before = _snapshot(folder)
+    before = snapshot(folder)
     result = worker.run(case)
     if kind != "studio" and result.outcome in (ACCEPTED, REFUSED):
         left = leftovers(folder, before, result.outcome)

@@ -115,6 +115,13 @@ def writes_then_refuses(case: Case) -> Result:
     return input_fuzz.refusal("Error: seed 1: something went wrong")
 
 
+def replaces_fifo(case: Case) -> Result:
+    """A writer that puts its output in place of a FIFO it was given (an atomic rename over it)."""
+    (Path(case.folder) / "walk.tmp.gif").write_bytes(b"GIF89a")
+    os.replace(Path(case.folder) / "walk.tmp.gif", Path(case.folder) / "fifo.gif")
+    return Result(ACCEPTED)
+
+
 def fine(case: Case) -> Result:
     return Result(ACCEPTED, f"pid {os.getpid()}")
 
@@ -145,15 +152,17 @@ def test_the_worker_reports_tracebacks_hangs_crashes_and_runaway_allocations(tmp
 def test_files_left_behind_are_found(tmp_path):
     with Worker(tmp_path / "worker", time_limit=60, warm=("test_input_fuzz",)) as worker:
         for name, outcome, left in [("writes_temporary", ACCEPTED, ".grid.png.0a1b2c3d.tmp.png"),
-                                    ("writes_then_refuses", REFUSED, "seed0000.png")]:
+                                    ("writes_then_refuses", REFUSED, "seed0000.png"),
+                                    ("replaces_fifo", ACCEPTED, "fifo.gif (replaced)")]:
             folder = tmp_path / name
             folder.mkdir()
             (folder / "input.pkl").write_bytes(b"x")
-            before = input_fuzz._snapshot(folder)
+            os.mkfifo(folder / "fifo.gif")
+            before = input_fuzz.snapshot(folder)
             result = worker.run(_case(name, folder))
             assert result.outcome == outcome
             assert leftovers(folder, before, outcome) == [left]
-    assert leftovers(folder, input_fuzz._snapshot(folder), REFUSED) == []
+    assert leftovers(folder, input_fuzz.snapshot(folder), REFUSED) == []
 
 
 # ------------------------------------------------------------------- the actions' verdicts, in this process
