@@ -168,8 +168,8 @@ def test_convert_into_an_existing_folder_says_so(tmp_path, inputs):
 
 def test_a_fifo_or_device_where_an_output_file_goes_is_refused(tmp_path, inputs):
     """An atomic write renames its file over the target: over a FIFO, or over /dev/null reached by a link (as
-    root, /dev/null itself), that would replace the special file. Found by the input fuzzer, whose option
-    values include FIFOs and links to /dev/null."""
+    root, /dev/null itself), that would replace the special file. (The input fuzzer's option values include
+    both; it counts a replaced one as a partial file.)"""
     fifo, null = tmp_path / "walk.gif", tmp_path / "null.safetensors"
     os.mkfifo(fifo)
     null.symlink_to(os.devnull)
