@@ -15,3 +15,9 @@ class UnsafePickleError(CheckpointError):
 
 class InputError(StyleGANError, ValueError):
     """An argument given by the user (seeds, psi, shapes, file) is invalid."""
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters written as escapes, so that a message naming
+    something read from a file (a tensor's name, a key) stays on one line."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

@@ -23,18 +23,19 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .errors import InputError
+from .errors import InputError, one_line
 from .hub import load as load_network
 from .io.files import atomic_path, read_text
 from .io.images import save_png
 from .io.latents import load_direction, load_ws, save_ws, split_index
 from .io.outputs import RunRecord, check_outputs, network_identity
 from .latent.edit import apply_direction
-from .latent.generate import render
+from .latent.generate import check_truncation, render
 from .latent.projection import project_image
 from .latent.space import blend, resolve_layers, seeds_to_ws
 from .media.figures import labeled_grid
 from .models.mapping import truncate
+from .pipeline_options import check_options, crop_bounds, finite_number, shown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -117,8 +118,7 @@ def step_edit(ctx: Context, state: State, direction: str, strength: float = 1.0,
 
 def step_crop(ctx: Context, state: State, box: list[float]) -> State:
     """Crop the picture to a relative box [left, top, right, bottom] in 0..1 (the ws no longer apply)."""
-    h, w = state.image.shape[:2]
-    left, top, right, bottom = (int(round(v * s)) for v, s in zip(box, (w, h, w, h)))
+    left, top, right, bottom = crop_bounds(box, *state.image.shape[:2])
     return State(state.network, None, state.image[top:bottom, left:right])
 
 
@@ -171,9 +171,13 @@ def read_recipe(path: str | Path) -> tuple[dict, list[int]]:
             recipe = yaml.safe_load(text)
             node = yaml.compose(text)
         except yaml.YAMLError as exc:
-            raise InputError(f"{path}: invalid YAML ({exc})") from None
-        steps_node = next((v for k, v in node.value if k.value == "steps"), None) if node is not None else None
-        lines = [item.start_mark.line + 1 for item in steps_node.value] if steps_node is not None else []
+            mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+            reason = f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark and problem else str(exc)
+            raise InputError(f"{path}: invalid YAML ({' '.join(reason.split())})") from None
+        steps_node = next((v for k, v in node.value if k.value == "steps"), None) \
+            if isinstance(node, yaml.MappingNode) else None
+        lines = [item.start_mark.line + 1 for item in steps_node.value] \
+            if isinstance(steps_node, yaml.SequenceNode) else []
     else:
         try:
             recipe = tomllib.loads(text)
@@ -187,17 +191,20 @@ def read_recipe(path: str | Path) -> tuple[dict, list[int]]:
 
 def _check(recipe: dict, lines: list[int], networks: dict[str, torch.nn.Module], base: Path, label: str) -> None:
     """Raise InputError naming the recipe line of the first problem: step type, options, files, layers, shapes."""
-    current = None
+    current, size = None, None
     for i, (step, line) in enumerate(zip(recipe["steps"], lines)):
         where = f"{label}, step {i + 1}" + (f" (line {line})" if line else "")
+        if not isinstance(step, dict):
+            raise InputError(f"{where}: a step is a table with a type, got {shown(step)}")
         kind = step.get("type")
-        if kind not in STEPS:
-            raise InputError(f"{where}: unknown step type {kind!r}; choose from {', '.join(STEPS)}")
+        if not isinstance(kind, str) or kind not in STEPS:
+            raise InputError(f"{where}: unknown step type {shown(kind)}; choose from {', '.join(STEPS)}")
         options = {k: v for k, v in step.items() if k != "type"}
         params = STEPS[kind].__code__.co_varnames[2:STEPS[kind].__code__.co_argcount]
-        unknown = sorted(set(options) - set(params))
+        unknown = sorted(one_line(str(key)) for key in set(options) - set(params))
         if unknown:
             raise InputError(f"{where}: {kind} takes no option {', '.join(unknown)} (it takes {', '.join(params)})")
+        check_options(STEPS[kind], options, where)
         target = options.get("network")
         if target is not None and target not in networks:
             raise InputError(f"{where}: network {target!r} is not listed under [networks]")
@@ -210,6 +217,12 @@ def _check(recipe: dict, lines: list[int], networks: dict[str, torch.nn.Module],
         elif current is None:
             raise InputError(f"{where}: {kind} needs a latent: start the recipe with a generate step")
         G = networks[current]
+        size = _picture_size(kind, options, G, size, where)
+        if options.get("psi") is not None:
+            try:
+                check_truncation(G, options["psi"], options.get("cutoff"))
+            except InputError as exc:
+                raise InputError(f"{where}: {exc} (network {current!r})") from None
         if "layers" in options:
             try:
                 resolve_layers(G, options["layers"])
@@ -236,6 +249,21 @@ def _check(recipe: dict, lines: list[int], networks: dict[str, torch.nn.Module],
                                      f"project the picture first")
 
 
+def _picture_size(kind: str, options: dict, G: torch.nn.Module, size: tuple[int, int] | None,
+                  where: str) -> tuple[int, int]:
+    """The picture's (height, width) after a step; a crop that would leave no pixel is refused."""
+    if kind == "resize":
+        return options["size"], options["size"]
+    if kind == "crop":
+        left, top, right, bottom = crop_bounds(options["box"], *size)
+        if right <= left or bottom <= top:
+            raise InputError(f"{where}: the box {options['box']} leaves no pixel of the {size[1]}x{size[0]} picture")
+        return bottom - top, right - left
+    if kind in ("variants", "save") and size is not None:
+        return size
+    return G.img_resolution, G.img_resolution
+
+
 def run(recipe: str | Path | dict, seeds: list[int], psi: float | None = None, outdir: str | Path = "out",
         device: torch.device | str = "cpu", progress: Callable[[str], None] = print, overwrite: bool = False) -> dict:
     """Run a recipe for each seed; returns the run record that is also written to outdir/run.json.
@@ -252,6 +280,11 @@ def run(recipe: str | Path | dict, seeds: list[int], psi: float | None = None, o
     names = recipe_dict.get("networks") or {}
     if not isinstance(names, dict) or not names:
         raise InputError(f"{label}: a recipe needs a [networks] table naming at least one network")
+    odd = next((path for path in names.values() if not isinstance(path, str) or not path.strip()), None)
+    if odd is not None:
+        raise InputError(f"{label}: [networks] names checkpoint files (text), got {shown(odd)}")
+    if psi is None and not finite_number(recipe_dict.get("psi", 1.0)):
+        raise InputError(f"{label}: psi must be a finite number, got {shown(recipe_dict['psi'])}")
     networks = {name: load_network(path if str(path).startswith("builtin:") else _resolve(base, path), device=device)
                 for name, path in names.items()}
     _check(recipe_dict, lines, networks, base, label)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.io import to_uint8
+from stylegan.io import save_directions, to_uint8
 
 from conftest import DATA, reference
 
@@ -84,6 +84,53 @@ def test_generate_bad_input(tmp_path, args, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert not any(tmp_path.iterdir())
+
+
+GRAY = DATA / "sg2_resnet_gray_32.pkl"
+PROJECT = ["project", "--network", GRAY, "--target", "{image}", "--num-steps", "1", "--loss", "pixel"]
+EDIT = ["edit", "--network", GRAY, "--seeds", "0", "--direction", "{image}.npz:1", "--strength"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["generate", "--network", GRAY, "--seeds", "0", "--trunc", "1e308"], "truncation psi must be a finite number"),
+    (["generate", "--network", GRAY, "--seeds", "0-1", "--grid", "1x99999999"], "leaves rows or columns empty"),
+    (["generate", "--network", GRAY, "--seeds", "0", "--device", "meta"], "unknown device 'meta'"),
+    (["generate", "--network", GRAY, "--seeds", "0", "--device", "xla"], "unknown device 'xla'"),
+    (["truncation", "--network", GRAY, "--seeds", "1", "--trunc", "0,1e308"], "truncation psi must be a finite"),
+    (["mix", "--network", GRAY, "--rows", "1", "--cols", "2", "--weight", "-1e308"], "mixing weight must be a finite"),
+    (["mix", "--network", GRAY, "--rows", "1", "--cols", "2", "--trunc", "1e308"], "truncation psi must be a finite"),
+    (["interpolate", "--network", GRAY, "--seeds", "1,2", "--fps", "nan", "--output", "{out}/w.gif"],
+     "fps must be a number from 0.01 to 1000, got nan"),
+    (["interpolate", "--network", GRAY, "--seeds", "1,2", "--fps", "1e-320", "--output", "{out}/w.gif"],
+     "fps must be a number from 0.01 to 1000"),
+    (["export", "--network", GRAY, "--format", "torchscript", "--out", "{out}/g.pt", "--batch", "9" * 30],
+     "batch must be a number from 1 to 4096"),
+    (["convert", GRAY, ""], "'': is a folder, but a file goes here"),
+    ([*PROJECT, "--lr", "nan"], "the learning rate must be a positive number, got nan"),
+    ([*PROJECT, "--lr", "-1e308"], "the learning rate must be a positive number"),
+    ([*PROJECT, "--seed", "9" * 30], "is not in the range 0<=x<=4294967295"),
+    (["noise", "--network", GRAY, "--seeds", "1", "--noise-seed", "9" * 30], "is not in the range 0<=x<=4294967295"),
+    ([*EDIT, "0:1:0"], "--strength must look like -3:3:7 (at most 256 values)"),
+    ([*EDIT, "0:1:1000000000"], "--strength must look like -3:3:7 (at most 256 values)"),
+    ([*EDIT, "nan:1:3"], "with finite numbers; got 'nan:1:3'"),
+])
+def test_odd_option_values_are_refused_in_one_line(tmp_path, monkeypatch, args, message):
+    """Values the input fuzzer (tests/input_fuzz.py) found ending in a traceback or a multi-GiB allocation:
+    each is refused in one line, and nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    PIL.Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "target.png")
+    save_directions(tmp_path / "target.png.npz", np.eye(2, 48, dtype=np.float32), np.ones(2), np.ones(2), "test")
+    out = tmp_path / "out"
+    args = [str(a).replace("{image}", str(tmp_path / "target.png")).replace("{out}", str(out)) for a in args]
+    if "--output" not in args and "--out" not in args and args[0] != "convert":
+        args += ["--outdir", str(out)]
+    result = CliRunner().invoke(cli, args)
+    lines = [line for line in result.output.splitlines() if line.strip() and not line.startswith(("Usage:", "Try "))]
+    assert result.exit_code in (1, 2) and not isinstance(result.exception, (MemoryError, RuntimeError, ValueError))
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert not out.exists() or not any(out.rglob("*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) in (["target.png", "target.png.npz"],
+                                                          ["out", "target.png", "target.png.npz"])
 
 
 def test_conditional_network_needs_a_valid_class(tmp_path):

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pickle
+import re
 import struct
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from stylegan.cli import cli
 from stylegan.errors import CheckpointError, InputError, UnsafePickleError
 from stylegan.formats import native
 from stylegan.models.encoder import Encoder
+from stylegan.models.noise import noise_inputs
 from stylegan.io import decode_image, load_arrays, save_ws
 from stylegan.models import Discriminator, StyleGAN1Discriminator, StyleGAN1Generator, StyleGAN2Generator, \
     StyleGAN3Generator
@@ -107,6 +109,27 @@ class _StorageBytes:
 
     def __reduce__(self):
         return torch.storage._load_from_bytes, (self.blob,)
+
+
+def memo_index_bomb(index: int = 0x3FFFFFFF) -> bytes:
+    """9 bytes storing None at memo entry `index` (LONG_BINPUT): the C unpickler grows its memo table to twice
+    the index and clears it (16 GiB) before it stores."""
+    return b"\x80\x02Nr" + struct.pack("<I", index) + b"."
+
+
+def length_bomb() -> bytes:
+    """A pickle stating 4 GiB of BINBYTES data and holding 8 bytes: the C unpickler allocates the stated
+    length before it reads."""
+    return b"\x80\x03B" + struct.pack("<I", 0xFFFFFFF0) + b"8 bytes." + b"."
+
+
+def zip_with_tree(tree: bytes) -> bytes:
+    """A torch.save-like zip whose object tree (data.pkl) is `tree`."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("archive/data.pkl", tree)
+        archive.writestr("archive/version", "3\n")
+    return out.getvalue()
 
 
 def storage_bomb() -> bytes:
@@ -201,6 +224,46 @@ def test_sizes_a_file_asks_for_are_bounded_by_the_file(tmp_path):
     assert kind == "InputError" and message == f"{zero}: is a character device, not a regular image file", message
 
 
+def test_memo_indices_and_lengths_a_pickle_states_are_bounded_by_the_file(tmp_path):
+    """The C unpickler acts on two sizes before it reads further: a memo index (it grows its memo table to twice
+    the index) and a stated length (it allocates that many bytes). In network pickles, torch zips' object trees
+    and legacy torch streams, an index beyond the entries stored so far and a length beyond the bytes left are
+    refused before the unpickler runs, in a child that could not hold what they ask for."""
+    magic = pickle.dumps(LEGACY_MAGIC, protocol=2)
+    cases = {
+        "memo.pkl": (memo_index_bomb(), "stores memo entry 1073741823 after 0 entries"),
+        "memo.pt": (zip_with_tree(memo_index_bomb()), "stores memo entry 1073741823 after 0 entries"),
+        "memo-legacy.pt": (magic + memo_index_bomb(), "stores memo entry 1073741823 after 0 entries"),
+        "length.pkl": (length_bomb(), "states BINBYTES data of 4294967280 bytes where 9 remain"),
+        "length.pt": (zip_with_tree(length_bomb()), "states BINBYTES data of 4294967280 bytes where 9 remain"),
+    }
+    for name, (data, _) in cases.items():
+        (tmp_path / name).write_bytes(data)
+    results = _in_limited_child([tmp_path / name for name in cases])
+    for name, (_, expected) in cases.items():
+        kind, message = results[name]
+        assert kind == "CheckpointError" and expected in message, (name, kind, message)
+        assert message.startswith(str(tmp_path / name)) and "\n" not in message, message
+    from stylegan.formats.pickle_guard import check_pickle
+    for value in ([[1, 2]] * 3, {"a": "x" * 300, "b": b"y" * 70000}, list(range(1000))):  # real pickles pass
+        for protocol in range(6):
+            stream = io.BytesIO(pickle.dumps(value, protocol=protocol))
+            check_pickle(stream)
+            assert stream.tell() == 0
+
+
+def test_a_pickled_value_named_in_a_refusal_takes_one_line():
+    """An array where the pickle should name a class (an index into the memo changed by one byte): the refusal
+    shows it in one short line, not the array's repr over several."""
+    from stylegan.formats.safe_pickle import safe_load
+    array = pickle.dumps(np.arange(400.0).reshape(20, 20), protocol=2)
+    reconstruct = re.search(rb"c[\w.]+\n_reconstruct\n", array).group()
+    data = b"\x80\x02" + reconstruct + array[2:-1] + b"K\x00\x85C\x01b\x87R."
+    with pytest.raises(UnsafePickleError, match=r"rebuild an array of class array\(\[\[ 0\., 1\.,") as caught:
+        safe_load(io.BytesIO(data))
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200, str(caught.value)
+
+
 def test_budget_allows_what_real_pickles_do(tmp_path):
     """The same globals used as real pickles use them load: protocol-2 bytes (text -> bytes -> a storage),
     sets, ordered dicts and numpy arrays, within the file's size."""
@@ -248,6 +311,56 @@ def test_torch_zip_with_compressed_or_oversized_members_is_refused(tmp_path, mon
     monkeypatch.setattr(torch_files, "PICKLE_LIMIT", 100)
     with pytest.raises(CheckpointError, match="its object tree .data.pkl. is [0-9]+ bytes, more than the 100"):
         stylegan.load(intact)
+
+
+def test_torch_zip_needing_an_unknown_zip_version_is_refused(tmp_path):
+    data = bytearray(_rezip(_rosinality_bytes()))
+    for match in re.finditer(b"PK\x01\x02", bytes(data)):  # every entry's "version needed to extract": 24.5
+        data[match.start() + 6:match.start() + 8] = struct.pack("<H", 245)
+    path = tmp_path / "version.pt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"damaged zip archive \(NotImplementedError: zip file version 24.5\)"):
+        stylegan.load(path)
+
+
+def _rosinality_file(path: Path, change) -> Path:
+    from checkpoint_builders import rosinality_discriminator, rosinality_generator
+    state = {"g_ema": rosinality_generator(), "d": rosinality_discriminator(), "latent_avg": torch.randn(8)}
+    change(state)
+    torch.save(state, path)
+    return path
+
+
+def test_damaged_rosinality_state_dicts_are_refused_in_one_line(tmp_path):
+    """State dicts of the rosinality layout whose tensors are read as data: a tensor of another size, a missing
+    tensor, a blur kernel that is no blur kernel (its taps become the network's filter), a name holding a line
+    break. Each is refused in one line naming the problem (they used to end in a reshape error, a KeyError,
+    a network computing non-finite values, and a message over two lines)."""
+    def resized(state):
+        state["g_ema"]["conv1.conv.modulation.weight"] = torch.randn(17, 8)
+
+    def missing(state):
+        del state["g_ema"]["style.1.weight"]
+
+    def blur(state):
+        state["g_ema"]["convs.0.conv.blur.kernel"] = torch.eye(4)
+
+    def renamed(state):
+        state["g_ema"]["to_rgb1.bi\nas"] = state["g_ema"].pop("to_rgb1.bias")
+
+    cases = {"resized": (resized, "'conv1.conv.modulation.weight' is (17, 8), where this network needs a tensor of "
+                                  "shape (16, 8)"),
+             "missing": (missing, "whose tensors do not make a network (KeyError: 'style.1.weight')"),
+             "blur": (blur, "'convs.0.conv.blur.kernel' is not a blur kernel"),
+             "renamed": (renamed, "has tensors this package has no place for: to_rgb1.bi\\nas")}
+    for name, (change, expected) in cases.items():
+        path = _rosinality_file(tmp_path / f"{name}.pt", change)
+        result = CliRunner().invoke(cli, ["generate", "--network", str(path), "--seeds", "0",
+                                          "--outdir", str(tmp_path / "out")])
+        lines = visible_lines(result.output)
+        assert result.exit_code == 1 and len(lines) == 1 and expected in lines[0], (name, result.output)
+        assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+    assert stylegan.load(_rosinality_file(tmp_path / "intact.pt", lambda state: None)).img_resolution == 16
 
 
 def test_storage_claiming_more_than_its_zip_entry_is_refused(tmp_path):
@@ -536,6 +649,59 @@ def test_compressed_array_bundle_that_unpacks_far_beyond_its_size_is_refused(tmp
     fine = tmp_path / "fine.npz"
     save_ws(fine, torch.randn(2, 4, 8))
     assert load_arrays(fine, "ws")["w"].shape == (2, 4, 8)
+
+
+def _npy(shape: tuple, descr: str = "<f4", data: bytes = b"\0" * 64) -> bytes:
+    """An .npy whose header states `shape` and `descr`, followed by `data`."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue() + data
+
+
+def _npz(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def test_array_files_whose_members_lie_are_refused_in_one_line(tmp_path):
+    """An .npy header claiming 8 GiB over 64 bytes (numpy allocates the claim before it reads), the same inside
+    an .npz, an .npz member that is no .npy (numpy hands it over as bytes), noise maps of raw bytes, an empty
+    direction file and scales that are text: each is refused in one line by the verb that reads it."""
+    G = stylegan.load(NETWORK)
+    ws, noise, dirs = tmp_path / "ws", tmp_path / "noise", tmp_path / "dirs"
+    for folder in (ws, noise, dirs):
+        folder.mkdir()
+    bad_noise = _npz({f"{name}.npy": _npy((r, r), "|V4", b"\0" * 4 * r * r)
+                      for name, r in noise_inputs(G)})
+    cases = {
+        "claim.npy": (ws / "claim.npy", _npy((1 << 31,)), "its header claims 8589934592 bytes of array data, but 64 "
+                                                          "follow"),
+        "claim.npz": (ws / "claim.npz", _npz({"w.npy": _npy((1 << 31,))}), "w.npy: its header claims 8589934592"),
+        "bytes.npz": (ws / "bytes.npz", _npz({"w.npy": b"not an array"}), "its member 'w' is not an array"),
+        "noise.npz": (noise / "noise.npz", bad_noise, "of |V4 values, not numbers"),
+        "empty.npz": (dirs / "empty.npz", _npz({"directions.npy": _npy((0, G.w_dim), data=b"")}),
+                      "holds no direction vectors"),
+        "scales.npz": (dirs / "scales.npz", _npz({"directions.npy": _npy((1, G.w_dim), data=b"\0" * 4 * G.w_dim),
+                                                  "scales.npy": _npy((1,), "<U4", "abcd".encode("utf-32-le"))}),
+                       "holds <U4 scales, not numbers"),
+    }
+    save_ws(noise / "w.npz", torch.zeros(1, G.num_ws, G.w_dim))
+    for name, (path, data, expected) in cases.items():
+        path.write_bytes(data)
+        if path.parent == ws:
+            args = ["generate", "--projected-w", str(path)]
+        elif path.parent == noise:
+            args = ["generate", "--projected-w", str(noise / "w.npz")]
+        else:
+            args = ["edit", "--seeds", "0", "--direction", str(path), "--strength", "0,1"]
+        out = tmp_path / f"out-{name}"
+        result = CliRunner().invoke(cli, [*args, "--network", str(NETWORK), "--outdir", str(out)])
+        lines = visible_lines(result.output)
+        assert result.exit_code == 1 and len(lines) == 1 and expected in lines[0], (name, result.output)
+        assert not out.exists() or not any(out.rglob("*")), name
 
 
 # ---------------------------------------------------------------------------------------------------- images

@@ -171,6 +171,29 @@ def test_convert_into_an_existing_folder_says_so(tmp_path, inputs):
     assert result.output.strip() == f"Error: {tmp_path}: is a folder, but a file goes here; give a file name"
 
 
+def test_a_fifo_or_device_where_an_output_file_goes_is_refused(tmp_path, inputs):
+    """An atomic write renames its file over the target: over a FIFO, or over /dev/null reached by a link (as
+    root, /dev/null itself), that would replace the special file. (The input fuzzer's option values include
+    both; it counts a replaced one as a partial file.)"""
+    fifo, null = tmp_path / "walk.gif", tmp_path / "null.safetensors"
+    os.mkfifo(fifo)
+    null.symlink_to(os.devnull)
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "seed0001.png")
+    cases = [(["interpolate", "--network", str(inputs["sg2"]), "--seeds", "1,2", "--frames-per-step", "2",
+               "--output", str(fifo)], f"{fifo}: is a FIFO (named pipe), not a regular file"),
+             (["convert", str(inputs["sg2"]), str(null)], f"{null}: is a character device, not a regular file"),
+             (["generate", "--network", str(inputs["sg2"]), "--seeds", "0-3", "--outdir", str(out)],
+              f"{out / 'seed0001.png'}: is a FIFO (named pipe), not a regular file")]
+    for args, message in cases:
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 1 and result.output.strip().startswith(f"Error: {message}"), result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and null.is_symlink()
+    assert stat.S_ISFIFO((out / "seed0001.png").lstat().st_mode)
+    assert sorted(p.name for p in out.iterdir()) == ["seed0001.png"]
+
+
 def _generate(inputs, out, *extra):
     return CliRunner().invoke(cli, ["generate", "--network", str(inputs["sg2"]), "--seeds", "0-3", "--outdir",
                                     str(out), "--device", "cpu", *extra], catch_exceptions=False)

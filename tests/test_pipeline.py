@@ -161,3 +161,90 @@ def test_the_example_recipe_runs_on_two_networks(tmp_path):
     outputs = sorted(p.name for p in (tmp_path / "out" / "seed0000").iterdir())
     for name in ("happy", "worried", "portrait"):
         assert any(name in o and o.endswith(".png") for o in outputs), (name, outputs)
+
+
+SMALL = """\
+[networks]
+main = "{network}"
+
+[[steps]]
+type = "generate"
+
+[[steps]]
+type = "truncate"
+psi = 0.7
+
+[[steps]]
+type = "mix"
+source = 5
+mode = "weight"
+weight = 0.3
+
+[[steps]]
+type = "variants"
+sources = {{ a = 5 }}
+
+[[steps]]
+type = "save"
+name = "edited"
+
+[[steps]]
+type = "crop"
+box = [0.1, 0.1, 0.9, 0.9]
+
+[[steps]]
+type = "resize"
+size = 24
+"""
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('type = "save"', "type = [1, 2]", "unknown step type [1, 2]"),
+    ("psi = 0.7", "", "truncate needs the option psi"),
+    ("psi = 0.7", "psi = 1e308", "psi must be a finite number, got 1e+308"),
+    ("psi = 0.7", "psi = nan", "psi must be a finite number, got nan"),
+    ('mode = "weight"', "mode = 1979-05-27", "mode must be 'replace', 'average' or 'weight', got datetime.date"),
+    ("weight = 0.3", 'weight = "x"', "weight must be a finite number, got 'x'"),
+    ("source = 5", "source = 99999999999", "source must be a seed from 0 to 4294967295 or a ws file"),
+    ("source = 5", 'source = "²"', "source must be a seed"),
+    ("box = [0.1, 0.1, 0.9, 0.9]", 'box = ""', "box must be [left, top, right, bottom] in 0..1"),
+    ("box = [0.1, 0.1, 0.9, 0.9]", "box = [0.1, 0.1, 0.105, 0.9]", "leaves no pixel of the 32x32 picture"),
+    ("size = 24", "size = 100000", "size must be a whole number from 1 to 8192"),
+    ('name = "edited"', "name = 5", "name must be a plain file name"),
+    ('name = "edited"', 'name = "../edited"', "name must be a plain file name"),
+    ("sources = { a = 5 }", 'sources = "/dev/zero"', "sources must be a table of names"),
+    ('main = "', 'main = 1\nother = "', "[networks] names checkpoint files (text), got 1"),
+])
+def test_recipe_values_of_the_wrong_kind_are_refused_in_one_line(tmp_path, old, new, message):
+    """Values a damaged recipe can hold (found by the input fuzzer, tests/input_fuzz.py): each is refused in
+    one line before anything runs, where each used to raise from inside a step (TypeError, KeyError,
+    ValueError) or to be written out."""
+    text = SMALL.format(network=(DATA / "sg2_resnet_gray_32.pkl").as_posix())
+    assert old in text
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(text.replace(old, new, 1))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["pipeline", str(recipe), "--seeds", "0", "--outdir", str(out)])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and message in lines[0], result.output
+    assert not out.exists()
+    recipe.write_text(text)  # the intact recipe runs
+    result = CliRunner().invoke(cli, ["pipeline", str(recipe), "--seeds", "0", "--outdir", str(out)])
+    assert result.exit_code == 0 and (out / "seed0000" / "contact.png").exists(), result.output
+
+
+@pytest.mark.parametrize("text,message", [
+    ("networks:\n  main: {net}\nsteps:\n  - type: generate\n\0", r"invalid YAML \(unacceptable character #x0000"),
+    ("networks:\n  main: {net}\nsteps: [\n", r"invalid YAML \(line 4, column 1: expected the node content"),
+    ("just text", "needs a non-empty list of steps"),
+    ("networks:\n  main: {net}\nsteps: text", "needs a non-empty list of steps"),
+    ("networks:\n  main: {net}\nsteps: [1, 2]", r"step 1 \(line 3\): a step is a table with a type, got 1"),
+])
+def test_damaged_yaml_recipes_are_refused_in_one_line(tmp_path, text, message):
+    pytest.importorskip("yaml")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text.format(net=(DATA / "sg2_resnet_gray_32.pkl").as_posix()))
+    with pytest.raises(InputError, match=message) as caught:
+        pipeline.run(recipe, [0], outdir=tmp_path / "out")
+    assert "\n" not in str(caught.value), str(caught.value)
+    assert not (tmp_path / "out").exists()

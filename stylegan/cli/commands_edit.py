@@ -8,7 +8,7 @@ import click
 from ..errors import StyleGANError
 from ..hub.builtin import DEMO
 from ..io.outputs import check_outputs
-from .common import GeneratorOptions, cli, generator_options, projection_noise, resolve_device, user_errors
+from .common import SEED, GeneratorOptions, cli, generator_options, projection_noise, resolve_device, user_errors
 
 
 @cli.group()
@@ -48,7 +48,7 @@ def sefa(network, layer_spec, num, out, device):
 @click.option("--samples", type=int, default=100_000, show_default=True, help="Mapped w samples (1e6 fits in memory)")
 @click.option("--num", type=int, default=64, show_default=True, help="Components kept")
 @click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled latents")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sampled latents")
 @click.option("--out", required=True, type=click.Path(),
               help="Direction file to write: .npz (all components) or .npy (the first)")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto")
@@ -88,16 +88,27 @@ def interfacegan(network, scores, ratio, classifier, conditions, class_idx, out,
     _report(editing.interfacegan(G, seeds, values, ratio, classifier, others, class_idx), out)
 
 
+MAX_STRENGTHS = 256  # columns of the figure
+
+
 def parse_strengths(text: str) -> list[float]:
-    """'-3:3:7' -> 7 evenly spaced values from -3 to 3; '1.5' or '-1,0,1' -> those values."""
+    """'-3:3:7' -> 7 evenly spaced values from -3 to 3; '1.5' or '-1,0,1' -> those values (finite, at most
+    MAX_STRENGTHS)."""
     import numpy as np
+
+    from ..latent.space import FLOAT32_MAX
     try:
         if ":" in text:
             lo, hi, n = text.split(":")
-            return np.linspace(float(lo), float(hi), int(n)).tolist()
-        return [float(v) for v in text.split(",")]
+            values = np.linspace(float(lo), float(hi), int(n)).tolist() if 0 < int(n) <= MAX_STRENGTHS else []
+        else:
+            values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise StyleGANError(f"--strength must look like -3:3:7 or 1.5 or -1,0,1, got {text!r}") from None
+        values = []
+    if not 0 < len(values) <= MAX_STRENGTHS or not all(np.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
+        raise StyleGANError(f"--strength must look like -3:3:7 (at most {MAX_STRENGTHS} values) or 1.5 or -1,0,1, "
+                            f"with finite numbers; got {text!r}")
+    return values
 
 
 @cli.command("edit")

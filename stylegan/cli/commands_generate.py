@@ -126,9 +126,17 @@ def _generate_from_settings(gen: GeneratorOptions, path: Path, outdir: Path) -> 
 
 
 def _check_grid(grid_shape: tuple[int, int] | None, count: int) -> None:
-    if grid_shape and count > grid_shape[0] * grid_shape[1]:
-        raise StyleGANError(f"--grid {grid_shape[0]}x{grid_shape[1]} holds {grid_shape[0] * grid_shape[1]} images "
-                            f"but {count} were asked for")
+    """The grid must hold the images and leave no row or column empty (an empty one is only a blank canvas:
+    1x99999999 would be 3 G pixels of it)."""
+    if not grid_shape:
+        return
+    cols, rows = grid_shape
+    if count > cols * rows:
+        raise StyleGANError(f"--grid {cols}x{rows} holds {cols * rows} images but {count} were asked for")
+    if cols > count or (rows - 1) * cols >= count:
+        fit = min(cols, count)
+        raise StyleGANError(f"--grid {cols}x{rows} leaves rows or columns empty for {count} image"
+                            f"{'s' * (count != 1)}; give a grid they fill, such as {fit}x{-(-count // fit)}")
 
 
 @cli.command()

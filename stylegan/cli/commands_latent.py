@@ -9,7 +9,7 @@ import click
 from ..errors import StyleGANError
 from ..io.outputs import check_outputs
 from ..latent.seeds import parse_seeds
-from .common import GeneratorOptions, cli, generator_options, parse_grid, user_errors
+from .common import SEED, GeneratorOptions, cli, generator_options, parse_grid, user_errors
 
 
 @cli.command()
@@ -42,7 +42,7 @@ def mix(gen: GeneratorOptions, rows, cols, styles, weight, outdir):
 @click.option("--seeds", required=True, help="Seeds (or .npz ws files), e.g. 0-2")
 @click.option("--samples", type=int, default=4, show_default=True, help="Noise realisations shown")
 @click.option("--std-samples", type=int, default=100, show_default=True, help="Realisations for the std-dev map")
-@click.option("--noise-seed", type=int, default=0, show_default=True, help="Seed of the noise draws")
+@click.option("--noise-seed", type=SEED, default=0, show_default=True, help="Seed of the noise draws")
 @click.option("--outdir", type=click.Path(), default="out", show_default=True, help="Folder for the output files")
 @user_errors
 def noise(gen: GeneratorOptions, seeds, samples, std_samples, noise_seed, outdir):

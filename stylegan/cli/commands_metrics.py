@@ -6,7 +6,7 @@ import click
 from ..hub.builtin import DEMO
 from ..io.outputs import check_outputs
 from ..metrics import METRIC_DESCRIPTIONS
-from .common import cli, resolve_device, user_errors
+from .common import SEED, cli, resolve_device, user_errors
 
 _NAMES = "\n".join(f"  {name:<12} {about}" for name, about in METRIC_DESCRIPTIONS.items())
 
@@ -26,7 +26,7 @@ _NAMES = "\n".join(f"  {name:<12} {about}" for name, about in METRIC_DESCRIPTION
 @click.option("--run-dir", default=None,
               help="Folder for metric-NAME.jsonl  [default: the network's training run folder, else the current one]")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto (with --gpus 1)")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for latents, labels and transforms")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for latents, labels and transforms")
 @click.option("--num-gen", type=int, default=None,
               help="Use this many generated samples instead (quick checks; not comparable with papers)")
 @click.option("--max-real", type=int, default=None, help="Use at most this many real images (quick checks)")

@@ -9,7 +9,7 @@ from ..errors import StyleGANError
 from ..hub.builtin import DEMO
 from ..io.outputs import RunRecord, check_outputs, network_identity
 from ..latent import PROJECTION_METHODS as METHODS
-from .common import GeneratorOptions, cli, generator_options, resolve_device, user_errors
+from .common import SEED, GeneratorOptions, cli, generator_options, resolve_device, user_errors
 
 
 @cli.command("project")
@@ -36,7 +36,7 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
 @click.option("--no-noise", is_flag=True, help="Do not optimise the noise inputs")
 @click.option("--stabilize", is_flag=True, help="StyleGAN3: keep the input layer's transform at w_avg")
 @click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
-@click.option("--seed", type=int, default=303, show_default=True,
+@click.option("--seed", type=SEED, default=303, show_default=True,
               help="Seed of the initial noise (and of --init random)")
 @click.option("--align", is_flag=True, help="First cut each target's largest face out as FFHQ was made "
               "(`stylegan align`); targets without a face are skipped")

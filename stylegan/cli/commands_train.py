@@ -8,7 +8,7 @@ import click
 from ..io.outputs import check_outputs
 from ..models import G_ARCHITECTURES
 from ..train import AUGMENT_MODES, CONFIGS, LOSSES
-from .common import cli, user_errors
+from .common import SEED, cli, user_errors
 
 
 @cli.command("train")
@@ -57,7 +57,7 @@ from .common import cli, user_errors
               help="Run G and D under bfloat16 autocast (faster on CPUs with bf16 units); weights stay float32")
 @click.option("--loss", type=click.Choice(LOSSES), default="logistic", show_default=True,
               help="Non-saturating logistic loss with R1, or WGAN-GP")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed")
 @click.option("--workers", type=click.IntRange(min=0), default=3, show_default=True, help="Data loader processes")
 @click.option("--metrics", default="none", show_default=True, help="Metrics at each snapshot, e.g. fid50k_full")
 @click.option("--dry-run", is_flag=True, help="Print the resolved options and exit")

@@ -8,12 +8,17 @@ from pathlib import Path
 
 import click
 
-from ..errors import StyleGANError
+from ..errors import StyleGANError, one_line
 from ..hub.builtin import DEMO
 from ..hub.cache import DOWNLOAD_ENV, OFFLINE_ENV
 from ..io.outputs import describe_os_error
+from ..latent.seeds import MAX_SEED
 from ..runtime import THREADS_ENV
 from ..models import PRECISIONS
+
+
+# The type of every option that takes one seed: the official range (numpy and torch generators take no more).
+SEED = click.IntRange(0, MAX_SEED)
 
 
 def _set_env(name: str):
@@ -53,7 +58,7 @@ class Verb(click.Command):
             try:
                 count = thread_count()
             except StyleGANError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(one_line(str(exc))) from None
             if count is not None:  # (torch is imported only when there is something to set)
                 set_threads(count)
         return super().invoke(ctx)
@@ -98,15 +103,15 @@ def cli() -> None:
 
 def user_errors(func):
     """Report package errors and file-system faults (permission, no space, a file or folder in the way) as
-    one-line CLI errors instead of tracebacks."""
+    one-line CLI errors instead of tracebacks (line breaks in names read from files are escaped)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except StyleGANError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(one_line(str(exc))) from None
         except OSError as exc:
-            raise click.ClickException(describe_os_error(exc)) from None
+            raise click.ClickException(one_line(describe_os_error(exc))) from None
     return wrapper
 
 
@@ -118,9 +123,17 @@ def resolve_device(name: str):
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise StyleGANError("--device cuda was asked for, but PyTorch sees no CUDA GPU; use --device cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
-        raise StyleGANError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):  # (meta, xla, ... hold no data to show)
+        raise StyleGANError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise StyleGANError("--device mps was asked for, but PyTorch sees no MPS device; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise StyleGANError(f"--device {name} was asked for, but PyTorch sees {torch.cuda.device_count()} CUDA "
+                            f"GPU(s); use cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    return device
 
 
 def parse_grid(text: str | None) -> tuple[int, int] | None:

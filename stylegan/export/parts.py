@@ -18,6 +18,8 @@ from ..latent.space import class_label
 from ..models.precision import configure
 from . import NOISE_MODES, PARTS, PRECISIONS
 
+MAX_BATCH = 4096  # a fixed batch axis; the check runs the graph on this many latents
+
 
 @dataclass(frozen=True)
 class ExportSpec:
@@ -36,8 +38,8 @@ class ExportSpec:
                                      ("noise mode", self.noise_mode, NOISE_MODES)):
             if value not in choices:
                 raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-        if self.batch is not None and self.batch < 1:
-            raise InputError(f"batch must be a positive number or 'dynamic', got {self.batch}")
+        if self.batch is not None and not 1 <= self.batch <= MAX_BATCH:
+            raise InputError(f"batch must be a number from 1 to {MAX_BATCH} or 'dynamic', got {self.batch}")
         truncates = self.truncation_psi is not None or self.truncation_cutoff is not None
         if self.part == "synthesis" and truncates:
             raise InputError("the synthesis part takes ws, so it cannot truncate: truncate the ws before (w_avg is "

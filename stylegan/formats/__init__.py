@@ -15,7 +15,7 @@ from torch import nn
 from ..errors import CheckpointError, StyleGANError
 from ..io.files import open_regular
 from . import mmgen, mmgen_config, native, nvidia_pkl, nvidia_tf, rosinality
-from .common import TORCH_LEGACY_MAGIC, ZIP_MAGIC
+from .common import TORCH_LEGACY_MAGIC, ZIP_MAGIC, listing
 from .torch_files import read_torch_file
 
 NETWORK_NAMES = ("G_ema", "G", "D")
@@ -54,7 +54,7 @@ def _inspect(path: str | Path) -> tuple[str, Any]:
             return "rosinality", obj
         if mmgen.is_mmgen(obj):
             return "mmgen", obj
-        keys = ", ".join(map(str, list(obj)[:6])) if isinstance(obj, dict) else type(obj).__name__
+        keys = listing(list(obj)) if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointError(f"{path}: a PyTorch file, but neither a rosinality (g_ema/g/d) nor an MMGeneration "
                               f"(state_dict with generator.*) checkpoint; it holds: {keys}")
     if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
@@ -108,6 +108,13 @@ def load_networks(path: str | Path, which: tuple[str, ...] | None = None, device
         raise type(exc)(message if message.startswith(str(path)) else f"{path}: {message}") from None
     except MemoryError:
         raise CheckpointError(f"{path}: not enough memory to load these networks") from None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+        if fmt not in ("rosinality", "mmgen"):
+            raise
+        # Their state dicts are read as data (names, shapes); a damaged one fails where a tensor is looked up.
+        reason = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise CheckpointError(f"{path}: a {FORMAT_NAMES[fmt]} whose tensors do not make a network "
+                              f"({type(exc).__name__}: {reason})") from None
     return {k: v.to(device) for k, v in nets.items()}
 
 

@@ -7,11 +7,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, one_line
 
 
-def _listing(keys: list[str]) -> str:
-    return ", ".join(keys[:4]) + (" ..." if len(keys) > 4 else "")
+def listing(keys: list[str]) -> str:
+    """The first four names (as read from a file: on one line), and '...' when there are more."""
+    return ", ".join(one_line(str(key)) for key in keys[:4]) + (" ..." if len(keys) > 4 else "")
 
 
 def fill_module(net: nn.Module, state: Mapping[str, object], what: str, derived: tuple[str, ...] = ()) -> nn.Module:
@@ -29,7 +30,7 @@ def fill_module(net: nn.Module, state: Mapping[str, object], what: str, derived:
     wrong = sorted(f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
                    for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
     if missing or unexpected or wrong:
-        detail = "; ".join(f"{label}: {_listing(keys)}" for label, keys in
+        detail = "; ".join(f"{label}: {listing(keys)}" for label, keys in
                            (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys)
         raise CheckpointError(f"{what}: the tensors do not fit the rebuilt network ({detail})")
     net.load_state_dict({k: state[k].to(own[k].dtype) for k in own})

@@ -30,7 +30,7 @@ from ..models.stylegan1 import Generator as Generator1
 from ..models.stylegan2 import Generator as Generator2
 from ..models.stylegan3 import Generator as Generator3
 from . import rosinality
-from .common import estimate_w_avg, fill_module
+from .common import estimate_w_avg, fill_module, listing
 from .mmgen_config import Unknown, parse_text
 
 PREFIXES = {"G_ema": "generator_ema", "G": "generator", "D": "discriminator"}
@@ -195,7 +195,7 @@ def _stylegan3(state: dict, cfg: dict) -> nn.Module:
                                        w_avg_beta=float(mcfg.get("w_avg_beta", 0.998))),
                    **kwargs)
     if G.synthesis.layer_names != names:
-        raise CheckpointError(f"the StyleGAN3 layers of this checkpoint ({', '.join(names[:3])}, ...) do not follow "
+        raise CheckpointError(f"the StyleGAN3 layers of this checkpoint ({listing(names[:3])}, ...) do not follow "
                               f"the schedule of {kwargs}; pass its MMGeneration config")
     own = G.state_dict()
     for key in own:

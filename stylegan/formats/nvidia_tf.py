@@ -21,8 +21,8 @@ from ..models.discriminator import Discriminator as Discriminator2
 from ..models.stylegan1 import Discriminator as Discriminator1
 from ..models.stylegan1 import Generator as Generator1
 from ..models.stylegan2 import Generator as Generator2
-from .common import fill_module
-from .safe_pickle import TFNetworkState, safe_load
+from .common import fill_module, listing
+from .safe_pickle import TFNetworkState, safe_load, shown
 
 NETWORK_KEYS = ("G", "D", "G_ema")
 # StyleGAN2 configs E-F, configs B-D, and StyleGAN2-ADA TF (same variables as configs E-F).
@@ -92,7 +92,7 @@ def _resample_filter(kw: dict) -> list[float]:
 def _refuse_options(kw: dict, what: str, **expected) -> None:
     for key, value in expected.items():
         if key in kw and kw[key] != value:
-            raise CheckpointError(f"{what} was built with {key}={kw[key]!r}, a variant this package does not "
+            raise CheckpointError(f"{what} was built with {key}={shown(kw[key])}, a variant this package does not "
                                   f"rebuild (only {key}={value!r})")
 
 
@@ -344,7 +344,7 @@ def build_network(net: TFNetworkState, key: str) -> nn.Module:
     what = f"'{key}' ({net.build_func_name})"
     if variables.unused():
         raise CheckpointError(f"{what} has variables the rebuilt network has no place for: "
-                              f"{', '.join(variables.unused()[:4])}; it is a variant this package does not read")
+                              f"{listing(variables.unused())}; it is a variant this package does not read")
     module = fill_module(module, state, what, derived=("resample_filter",))
     module.source_kwargs = dict(net.static_kwargs)
     return module

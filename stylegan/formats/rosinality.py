@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from ..errors import CheckpointError
 from ..io.files import write_atomic
 from ..models.discriminator import Discriminator
 from ..models.stylegan2 import Generator as Generator2
-from .common import estimate_w_avg, fill_module
+from .common import estimate_w_avg, fill_module, listing
 
 KEYS = {"G_ema": "g_ema", "G": "g", "D": "d"}
 BLUR = [1, 3, 3, 1]
@@ -92,17 +93,37 @@ def _kernel(taps: list[float], gain: float) -> torch.Tensor:
     return torch.from_numpy((k / k.sum() * gain).astype(np.float32))
 
 
+def _blur_taps(kernel: Any, what: str) -> list[float]:
+    """The taps their stored blur kernel was made from (its column sums), after checking that it is one: the
+    outer product of the taps over their sum (see `_kernel`), finite."""
+    square = isinstance(kernel, torch.Tensor) and kernel.ndim == 2 and kernel.shape[0] == kernel.shape[1] <= 64
+    k = kernel.double() if square else None
+    taps = k.sum(dim=0) if square else None
+    if not square or not torch.isfinite(k).all() or not float(taps.sum()) > 0 or not torch.allclose(
+            k, torch.outer(taps, taps) / taps.sum(), rtol=1e-4, atol=1e-6 * float(k.abs().max())):
+        raise CheckpointError(f"{what}: 'convs.0.conv.blur.kernel' is not a blur kernel (the outer product of its "
+                              f"taps); the file is damaged")
+    return taps.tolist()
+
+
 def _fill(net: nn.Module, state: dict, table: list, what: str, ignore: str) -> nn.Module:
     """Copy their tensors into `net` by the table; anything left besides `ignore`d buffers is an error."""
     own = net.state_dict()
     leftover = sorted(k for k in set(state) - {theirs for _, theirs, _ in table} if not re.fullmatch(ignore, k))
     if leftover:
-        raise CheckpointError(f"{what} has tensors this package has no place for: {', '.join(leftover[:4])}")
+        raise CheckpointError(f"{what} has tensors this package has no place for: {listing(leftover)}")
     ours = {}
     for key, theirs, _ in table:
         if theirs not in state:
             raise CheckpointError(f"{what} lacks the tensor '{theirs}'")
-        ours[key] = torch.as_tensor(state[theirs]).reshape(own[key].shape) if key in own else state[theirs]
+        value = state[theirs]
+        if key in own:
+            if not isinstance(value, torch.Tensor) or value.numel() != own[key].numel():
+                found = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise CheckpointError(f"{what}: '{theirs}' is {found}, where this network needs a tensor of shape "
+                                      f"{tuple(own[key].shape)}; the file is damaged")
+            value = value.reshape(own[key].shape)
+        ours[key] = value
     return fill_module(net, ours, what, derived=("resample_filter", "w_avg"))
 
 
@@ -126,7 +147,7 @@ def build_generator(state: dict, latent_avg: torch.Tensor | None = None, what: s
                    mapping_kwargs=dict(num_layers=num_mapping, lr_multiplier=lr_multiplier,
                                        layer_features=int(state["style.1.weight"].shape[0])),
                    channels=channels, num_fp16_res=0, conv_clamp=None, architecture="skip",
-                   resample_filter=BLUR if blur is None else torch.as_tensor(blur).double().sum(dim=0).tolist())
+                   resample_filter=BLUR if blur is None else _blur_taps(blur, what))
     G = _fill(G, state, generator_table(num_mapping, resolutions), what, ignore=r".*\.(blur|upsample)\.kernel")
     if latent_avg is not None:
         G.mapping.w_avg.copy_(torch.as_tensor(latent_avg).reshape(-1, G.w_dim)[0])

@@ -30,6 +30,7 @@ import torch._tensor
 import torch._utils
 
 from ..errors import CheckpointError, UnsafePickleError
+from .pickle_guard import check_pickle
 from .torch_files import check_legacy_stream, torch_error_reason
 
 
@@ -169,6 +170,11 @@ def _refused(name: str) -> Callable:
     return refuse
 
 
+def shown(value: Any, width: int = 80) -> str:
+    """A value from a pickle as one short line (the repr of an array found where a class belongs spans lines)."""
+    return " ".join(repr(value).split())[:width]
+
+
 # Stand in for torch.Tensor and numpy.ndarray, which pickles name as types (the class of a rebuilt tensor, the
 # class `_reconstruct` makes) but never call: called, they would allocate any size asked for.
 _TENSOR_TYPE = _refused("torch.Tensor")
@@ -178,7 +184,8 @@ _NDARRAY_TYPE = _refused("numpy.ndarray")
 def _rebuild_from_type(func: Callable, new_type: Any, args: tuple, state: Any) -> torch.Tensor:
     new_type = torch.Tensor if new_type is _TENSOR_TYPE else new_type
     if not (isinstance(new_type, type) and issubclass(new_type, torch.Tensor)):
-        raise UnsafePickleError(f"the pickle asks to rebuild a tensor as {new_type!r}; only tensor types are allowed")
+        raise UnsafePickleError(f"the pickle asks to rebuild a tensor as {shown(new_type)}; only tensor types are "
+                                f"allowed")
     return torch._tensor._rebuild_from_type_v2(func, new_type, args, state)
 
 
@@ -221,11 +228,11 @@ def _storage_loader(budget: Budget) -> Callable:
 def _numpy_reconstruct(budget: Budget) -> Callable:
     def reconstruct(cls: Any, shape: Any, dtype_code: Any) -> np.ndarray:
         if cls is not _NDARRAY_TYPE:
-            raise UnsafePickleError(f"the pickle asks to rebuild an array of class {cls!r}; only numpy.ndarray is "
-                                    f"allowed")
+            raise UnsafePickleError(f"the pickle asks to rebuild an array of class {shown(cls)}; only numpy.ndarray "
+                                    f"is allowed")
         dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
         if not all(isinstance(d, int) and d >= 0 for d in dims):
-            raise CheckpointError(f"the pickle asks for an array of shape {shape!r:.80}")
+            raise CheckpointError(f"the pickle asks for an array of shape {shown(shape)}")
         budget.spend(math.prod(dims) * np.dtype(dtype_code).itemsize, "an array")
         return np.ndarray.__new__(np.ndarray, dims, dtype_code)
     return reconstruct
@@ -320,6 +327,7 @@ class SafeUnpickler(pickle.Unpickler):
     file's remaining size (or `limit`)."""
 
     def __init__(self, file: BinaryIO, extra: dict[tuple[str, str], Any] | None = None, limit: int | None = None):
+        check_pickle(file)  # (memo indices and lengths the C unpickler would allocate by)
         super().__init__(file)
         self.budget = Budget(_remaining_size(file) if limit is None else limit)
         self._allowed = {**allowlist(self.budget), **(extra or {})}

@@ -25,6 +25,7 @@ import torch
 from ..errors import CheckpointError
 from ..io.files import open_regular
 from .common import ZIP_MAGIC
+from .pickle_guard import check_pickle
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # The object tree of a checkpoint is small (names, shapes, options: about 100 bytes a tensor); a longer one
@@ -73,6 +74,7 @@ class _DryUnpickler(pickle.Unpickler):
     """Reads a pickle without building anything from it, collecting its persistent ids (the storages)."""
 
     def __init__(self, file: BinaryIO, pids: list):
+        check_pickle(file)  # (memo indices and lengths the C unpickler would allocate by)
         super().__init__(file)
         self._pids = pids
 
@@ -159,7 +161,7 @@ def check_zip_checkpoint(file: BinaryIO, size: int) -> None:
                     found = "no entry" if stored is None else f"an entry of {stored} bytes"
                     raise CheckpointError(f"storage {key} claims {claimed} bytes but has {found}; the file is "
                                           f"damaged")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise CheckpointError(f"damaged zip archive ({type(exc).__name__}: {exc})") from None
     finally:
         file.seek(0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import secrets
 import stat
@@ -19,6 +20,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 import numpy as np
 
 from ..errors import InputError, StyleGANError
+from .paths import special_kind
 
 
 @contextlib.contextmanager
@@ -77,9 +79,6 @@ def _create_beside(path: Path) -> tuple[Path, int]:
             continue
 
 
-# What `stat` calls the kinds of files that are not regular files.
-_NOT_REGULAR = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 # Text files (settings, recipes, configs, label lists, score tables) are parsed into Python objects many times
 # their size; larger ones are refused.
 TEXT_LIMIT = 64 << 20
@@ -89,8 +88,7 @@ def _check_regular(path: Path, mode: int, kind: str, error: type[StyleGANError])
     if stat.S_ISDIR(mode):
         raise error(f"{path}: is a directory, not a {kind} file")
     if not stat.S_ISREG(mode):
-        what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
-        raise error(f"{path}: is {what}, not a regular {kind} file")
+        raise error(f"{path}: is {special_kind(mode)}, not a regular {kind} file")
 
 
 def regular_file_size(path: str | Path, kind: str = "input", error: type[StyleGANError] = InputError) -> int:
@@ -177,24 +175,51 @@ def _np_suffix(path: Path, kind: str, suffixes: tuple[str, ...] = (".npz", ".npy
     return path.suffix
 
 
+def _check_npy_claim(stream: BinaryIO, size: int, what: str) -> None:
+    """Refuse an .npy (`size` bytes from the stream's position) whose header claims more data than follows it:
+    numpy allocates the claimed array before it reads. The position is restored; a header numpy cannot read
+    is left for np.load to refuse."""
+    start = stream.tell()
+    try:
+        major, _ = np.lib.format.read_magic(stream)
+        header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, _, dtype = header(stream)
+        claimed = math.prod(shape) * dtype.itemsize
+    except (ValueError, TypeError, OverflowError, SyntaxError, EOFError):
+        claimed = 0
+    follows = size - (stream.tell() - start)
+    stream.seek(start)
+    if claimed > follows:
+        raise InputError(f"{what}: its header claims {claimed} bytes of array data, but {follows} follow; the file "
+                         f"is damaged")
+
+
 def load_arrays(path: str | Path, kind: str = "array") -> dict[str, np.ndarray]:
     """All arrays of an .npz (by name) or an .npy (under the name ''), read without pickle from a regular file;
-    a damaged file, or an .npz whose members unpack to more than NPZ_EXPANSION_LIMIT times its size, is an
-    InputError naming it."""
+    a damaged file, an array whose header claims more data than follows it, or an .npz whose members unpack to
+    more than NPZ_EXPANSION_LIMIT times its size, is an InputError naming it."""
     path = Path(path)
     suffix = _np_suffix(path, kind)
     with open_regular(path, kind) as (f, size):
         try:
             if suffix == ".npy":
+                _check_npy_claim(f, size, str(path))
                 return {"": np.load(f, allow_pickle=False)}
             with zipfile.ZipFile(f) as archive:
                 unpacked = sum(info.file_size for info in archive.infolist())
-            if unpacked > NPZ_EXPANSION_LIMIT * size:
-                raise InputError(f"{path}: its arrays unpack to {unpacked} bytes from a file of {size} (more than "
-                                 f"{NPZ_EXPANSION_LIMIT} times); refusing a likely decompression bomb")
+                if unpacked > NPZ_EXPANSION_LIMIT * size:
+                    raise InputError(f"{path}: its arrays unpack to {unpacked} bytes from a file of {size} (more "
+                                     f"than {NPZ_EXPANSION_LIMIT} times); refusing a likely decompression bomb")
+                for info in archive.infolist():
+                    with archive.open(info) as member:
+                        _check_npy_claim(member, info.file_size, f"{path}: {info.filename}")
             f.seek(0)
             with np.load(f, allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}
+                arrays = {key: data[key] for key in data.files}
+            stray = [key for key, value in arrays.items() if not isinstance(value, np.ndarray)]
+            if stray:  # (numpy hands a member that is no .npy over as its bytes)
+                raise InputError(f"{path}: its member {stray[0]!r:.60} is not an array")
+            return arrays
         except InputError:
             raise
         except Exception as exc:  # zipfile, numpy and zlib each raise their own errors (MemoryError too)

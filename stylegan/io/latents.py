@@ -63,10 +63,12 @@ def load_directions(path: str | Path, w_dim: int | None = None) -> tuple[np.ndar
     directions = arrays.get("directions" if Path(path).suffix == ".npz" else "")
     if directions is None:
         raise InputError(f"{path}: expected an array named 'directions', found {sorted(arrays)}")
-    if directions.ndim == 0 or not np.issubdtype(directions.dtype, np.number):
+    if directions.ndim == 0 or directions.size == 0 or not np.issubdtype(directions.dtype, np.number):
         raise InputError(f"{path}: holds no direction vectors")
     directions = directions.reshape(-1, directions.shape[-1]).astype(np.float32)
     scales = arrays.get("scales", np.ones(len(directions), np.float32)).reshape(-1)
+    if not np.issubdtype(scales.dtype, np.number):
+        raise InputError(f"{path}: holds {scales.dtype} scales, not numbers")
     if len(scales) != len(directions):
         raise InputError(f"{path}: holds {len(directions)} directions but {len(scales)} scales")
     if w_dim is not None and directions.shape[-1] != w_dim:
@@ -111,8 +113,9 @@ def load_noise(path: str | Path, G) -> list[torch.Tensor]:
     for name, resolution in noise_inputs(G):
         array = arrays.get(name)
         size = (resolution, resolution)
-        if array is None or array.shape != size:
-            found = "missing" if array is None else f"of shape {array.shape}"
+        if array is None or array.shape != size or not np.issubdtype(array.dtype, np.number):
+            found = "missing" if array is None else f"of shape {array.shape}" if array.shape != size else \
+                f"of {array.dtype} values, not numbers"
             raise InputError(f"{path}: noise {name} is {found}; this network needs {size[0]}x{size[1]} maps")
         out.append(torch.from_numpy(array.astype(np.float32))[None, None].to(device))
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import StyleGANError
+from .paths import special_kind
 
 PROBLEMS = {
     errno.EACCES: "permission denied; choose a place you can write to",
@@ -62,22 +63,38 @@ def _probe(folder: Path) -> None:
     os.unlink(probe)
 
 
+def _refuse_special(path: Path) -> None:
+    """A device, FIFO or socket where an output file goes (links followed) would be replaced by a regular file
+    (or, for /dev/null written by root, the device itself): refused. A dangling link is left to be replaced."""
+    try:
+        kind = special_kind(os.stat(path).st_mode)
+    except OSError:
+        return
+    if kind is not None:
+        raise OutputError(f"{path}: is {kind}, not a regular file; outputs are written to regular files only")
+
+
 def check_outputs(folders: Iterable[str | Path] = (), files: Iterable[str | Path] = ()) -> None:
     """Raise OutputError, before any work starts, when an output folder or file cannot be written: a file
-    where a folder goes, a folder where a file goes, or a place this process may not write to. Nothing is
-    created: folders that do not exist yet are judged by their nearest existing parent."""
+    where a folder goes, a folder (or a name that is no file name) where a file goes, a device, FIFO or socket
+    where a file goes, or a place this process may not write to. Nothing is created: folders that do not exist
+    yet are judged by their nearest existing parent."""
     folders = dict.fromkeys(Path(f) for f in folders)  # (ordered, each once)
     by_folder: dict[str, list[str]] = {}
     for file in map(os.fspath, files):
         head, name = os.path.split(file)
+        if name in ("", ".", ".."):
+            raise OutputError(f"{file or repr(file)}: {PROBLEMS[errno.EISDIR]}")
         by_folder.setdefault(head, []).append(name)
     for head, names in by_folder.items():
         folder = Path(head)
         folders[folder] = None
         if folder.is_dir():  # one listing per folder, not one look-up per file (a run may name millions)
-            subfolders = {entry.name for entry in os.scandir(folder) if entry.is_dir()}
-            for name in (n for n in names if n in subfolders):
-                raise OutputError(f"{folder / name}: {PROBLEMS[errno.EISDIR]}")
+            others = {entry.name: entry for entry in os.scandir(folder) if not entry.is_file()}
+            for name in (n for n in names if n in others):
+                if others[name].is_dir():
+                    raise OutputError(f"{folder / name}: {PROBLEMS[errno.EISDIR]}")
+                _refuse_special(folder / name)
     for where in dict.fromkeys(_existing_ancestor(folder) for folder in folders):
         _probe(where)
 

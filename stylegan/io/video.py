@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -13,6 +14,7 @@ from ..errors import InputError
 from .files import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
+MIN_FPS, MAX_FPS = 0.01, 1000
 
 
 class _GifWriter:
@@ -68,8 +70,8 @@ def open_video(path: str | Path, fps: float = 30) -> Iterator:
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"video output must end in .mp4 or .gif, got {path.name}")
-    if fps <= 0:
-        raise InputError(f"fps must be positive, got {fps}")
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):  # (a GIF stores each frame's duration in 16 bits)
+        raise InputError(f"fps must be a number from {MIN_FPS} to {MAX_FPS}, got {fps}")
     with atomic_path(path) as tmp:
         writer = (_Mp4Writer if path.suffix.lower() == ".mp4" else _GifWriter)(tmp, fps)
         try:

@@ -1,7 +1,6 @@
 """Generating images from seeds: labels, batching, and the official uint8 conversion."""
 from __future__ import annotations
 
-import math
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -10,15 +9,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..io.images import to_uint8
-from .space import class_label, device_of, seeds_to_z
-
-
-def check_truncation(G: nn.Module, psi: float, cutoff: int | None) -> None:
-    """Raise InputError for a non-finite psi or a cutoff outside [0, num_ws]."""
-    if not math.isfinite(psi):
-        raise InputError(f"truncation psi must be a finite number, got {psi}")
-    if cutoff is not None and not 0 <= cutoff <= G.num_ws:
-        raise InputError(f"truncation cutoff must be between 0 and num_ws={G.num_ws}, got {cutoff}")
+from .space import check_truncation, class_label, device_of, seeds_to_z
 
 
 def input_transform(translate: Sequence[float] = (0.0, 0.0), rotate: float = 0.0) -> np.ndarray:

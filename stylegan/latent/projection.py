@@ -16,6 +16,7 @@ Two published algorithms:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -39,6 +40,7 @@ from .perceptual import choose_loss, lpips_between, make_loss
 from .pti import LR as TUNE_LR
 from .pti import STEPS as TUNE_STEPS
 from .pti import tune
+from .seeds import MAX_SEED
 from .space import class_label, device_of, seeds_to_ws
 
 AUTO_LOSS = {"official": "lpips", "image2stylegan": "pixel+vgg", "pti": "lpips", "encoder": "lpips"}
@@ -121,6 +123,11 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    for name, rate in (("learning rate", lr), ("tuning learning rate", tune_lr)):
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
+            raise InputError(f"the {name} must be a positive number, got {rate}")
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError(f"the seed must be from 0 to {MAX_SEED}, got {seed}")
     if (method == "encoder" or init == "encoder") and encoder is None:
         raise InputError("the encoder method and --init encoder need an encoder (--encoder FILE; train one with "
                          "`stylegan encoder train`)")

@@ -4,6 +4,7 @@ All functions work on ws tensors [N, num_ws, w_dim] (W+ when rows differ) and on
 """
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from pathlib import Path
@@ -39,6 +40,18 @@ def device_of(G: torch.nn.Module) -> torch.device:
     return next(G.parameters()).device
 
 
+# The largest float32: a psi or weight beyond it overflows the float32 ws it multiplies.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_truncation(G: torch.nn.Module, psi: float, cutoff: int | None) -> None:
+    """Raise InputError for a psi that is not a finite float32 number or a cutoff outside [0, num_ws]."""
+    if not math.isfinite(psi) or abs(psi) > FLOAT32_MAX:
+        raise InputError(f"truncation psi must be a finite number, got {psi}")
+    if cutoff is not None and not 0 <= cutoff <= G.num_ws:
+        raise InputError(f"truncation cutoff must be between 0 and num_ws={G.num_ws}, got {cutoff}")
+
+
 def class_label(G: torch.nn.Module, class_idx: int | None, batch: int = 1) -> torch.Tensor:
     """One-hot labels c [batch, c_dim] for `class_idx`; an empty label for unconditional networks."""
     c = torch.zeros([batch, G.c_dim], device=device_of(G))
@@ -59,6 +72,7 @@ def class_label(G: torch.nn.Module, class_idx: int | None, batch: int = 1) -> to
 def seeds_to_ws(G: torch.nn.Module, seeds: Sequence[int], truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, class_idx: int | None = None) -> torch.Tensor:
     """ws [len(seeds), num_ws, w_dim] for seeds (official z convention), truncated toward w_avg."""
+    check_truncation(G, truncation_psi, truncation_cutoff)
     z = seeds_to_z(seeds, G.z_dim, device_of(G))
     return G.mapping(z, class_label(G, class_idx, len(seeds)), truncation_psi=truncation_psi,
                      truncation_cutoff=truncation_cutoff)
@@ -101,6 +115,8 @@ def mix(ws_a: torch.Tensor, ws_b: torch.Tensor, layers: Sequence[int]) -> torch.
 
 def blend(ws_a: torch.Tensor, ws_b: torch.Tensor, layers: Sequence[int], weight: float = 0.5) -> torch.Tensor:
     """ws_a with rows `layers` moved toward ws_b: (1 - weight) * a + weight * b (weight 0.5 = average)."""
+    if not math.isfinite(weight) or abs(weight) > FLOAT32_MAX:
+        raise InputError(f"the mixing weight must be a finite number, got {weight}")
     if ws_a.shape[1:] != ws_b.shape[1:]:
         raise InputError(f"cannot mix ws of shapes {tuple(ws_a.shape)} and {tuple(ws_b.shape)}")
     batch = max(ws_a.shape[0], ws_b.shape[0])

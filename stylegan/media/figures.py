@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..latent.generate import render
-from ..latent.space import blend, mix
+from ..latent.space import blend, check_truncation, mix
 from ..models.mapping import truncate
 from ..models.noise import noise_modes, random_noise
 
@@ -111,6 +111,8 @@ def _span(layers: Sequence[int]) -> str:
 def truncation_sweep(G: nn.Module, ws: torch.Tensor, psis: Sequence[float], row_labels: Sequence[str],
                      cutoff: int | None = None, noise_mode="const") -> np.ndarray:
     """Rows = latents (untruncated ws), columns = psi values; psi 0 is the average image in every row."""
+    for psi in psis:
+        check_truncation(G, psi, cutoff)
     w_avg = G.mapping.w_avg
     batch = torch.cat([truncate(ws, w_avg, psi, cutoff) for psi in psis])  # psi-major
     images = render(G, batch, noise_mode).reshape(len(psis), len(ws), G.img_resolution, G.img_resolution, -1)
