@@ -22,20 +22,20 @@ import PIL.Image
 import torch
 from tqdm import tqdm
 
-from . import __version__
-from .errors import InputError, one_line
-from .hub import load as load_network
-from .io.files import atomic_path, read_text
-from .io.images import save_png
-from .io.latents import load_direction, load_ws, save_ws, split_index
-from .io.outputs import RunRecord, check_outputs, network_identity
-from .latent.edit import apply_direction
-from .latent.generate import check_truncation, render
-from .latent.projection import project_image
-from .latent.space import blend, resolve_layers, seeds_to_ws
-from .media.figures import labeled_grid
-from .models.mapping import truncate
-from .pipeline_options import check_options, crop_bounds, finite_number, shown
+from .. import __version__
+from ..errors import InputError, one_line
+from ..hub import load as load_network
+from ..io.files import atomic_path, read_text
+from ..io.images import save_png
+from ..io.latents import load_direction, load_ws, save_ws, split_index
+from ..io.outputs import RunRecord, check_outputs, network_identity
+from ..latent.edit import apply_direction
+from ..latent.generate import check_truncation, render
+from ..latent.projection import project_image
+from ..latent.space import blend, resolve_layers, seeds_to_ws
+from ..media.figures import labeled_grid
+from ..models.mapping import truncate
+from .options import check_options, crop_bounds, finite_number, shown
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,10 +7,10 @@ import inspect
 import math
 from typing import Any, Callable
 
-from .errors import InputError, one_line
-from .latent import PROJECTION_METHODS
-from .latent.seeds import MAX_SEED
-from .latent.space import FLOAT32_MAX
+from ..errors import InputError, one_line
+from ..latent import PROJECTION_METHODS
+from ..latent.seeds import MAX_SEED
+from ..latent.space import FLOAT32_MAX
 
 MAX_SIZE = 8192  # pixels a side of a resized picture
 
