@@ -78,6 +78,68 @@ def test_runnable_markers_are_checked(tmp_path: Path) -> None:
     assert runnable.commands(runnable.blocks(page)[0]) == [["stylegan", "generate", "--seeds", "1"]]
 
 
+def _command_lines(markdown: str) -> list[str]:
+    """The `stylegan` command lines of every bash block (runnable or not), without the program name, with their
+    indented continuation lines joined and comments dropped."""
+    found: list[str] = []
+    for block in re.findall(r"```bash\n(.*?)```", markdown, flags=re.S):
+        current = None
+        for line in block.splitlines():
+            code = line.split(" #")[0]
+            start = re.match(r"\s*(?:torchrun .*?-m stylegan\.cli|stylegan)\s+(.*)", code)
+            if start:
+                found.append(start.group(1))
+                current = len(found) - 1
+            elif current is not None and line.startswith(" "):
+                found[current] += " " + code
+            else:
+                current = None
+    return found
+
+
+def test_every_command_line_on_the_site_names_real_options() -> None:
+    """Every verb and option in the pages' shell examples, runnable or not (placeholders such as
+    `--network PATH` included), exists, so a renamed option breaks the tests rather than the reader."""
+    verbs = {verb.path: verb for verb in cli_page.verbs()}
+    checked = 0
+    for page in PAGES:
+        for line in _command_lines(page.read_text(encoding="utf-8")):
+            words = line.split()
+            path = f"stylegan {words[0]}"
+            if path in verbs and len(words) > 1 and f"{path} {words[1]}" in verbs:
+                path = f"{path} {words[1]}"
+            assert path in verbs, f"{page.name}: `{path}` is not a verb"
+            verb = verbs[path]
+            names = {name for param in verb.command.get_params(verb.context)
+                     for name in getattr(param, "opts", []) + getattr(param, "secondary_opts", [])}
+            for option in re.findall(r"(?<![\w-])--[a-z][\w-]*", line):
+                assert option in names, f"{page.name}: `{path}` has no option {option}"
+                checked += 1
+    assert checked > 300
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # (a name inside a module, not a submodule)
+        return False
+
+
+def test_every_python_name_on_the_site_exists() -> None:
+    """Every dotted `stylegan.x.y` the pages name is importable, so a moved or renamed function is noticed."""
+    names = {m for page in PAGES for m in re.findall(r"\bstylegan(?:\.[A-Za-z_]\w*)+", page.read_text("utf-8"))}
+    assert len(names) > 30
+    for name in sorted(names):
+        parts = name.split(".")
+        split = 1
+        while split < len(parts) and _is_module(".".join(parts[:split + 1])):
+            split += 1
+        obj = importlib.import_module(".".join(parts[:split]))
+        for attribute in parts[split:]:
+            assert hasattr(obj, attribute), f"the docs name {name}, which does not exist"
+            obj = getattr(obj, attribute)
+
+
 def _help_options(args: list[str]) -> list[str]:
     """The option names `stylegan ARGS --help` lists."""
     from stylegan.cli import cli
