@@ -54,8 +54,10 @@ FIGURES: tuple[Figure, ...] = (
     Figure("ganspace.png", ("directions ganspace --samples 20000 --out pca.npz",
                             "edit --seeds 1-3 --trunc 0.7 --direction pca.npz:0 --strength -3:3:5 --outdir pca"),
            "pca/edit.png"),
-    Figure("photo-edit.png", ("edit --projected-w proj/face-99991/projected_w.npz --direction pca.npz:0 "
-                              "--strength -3:3:5 --outdir photo-edit",), "photo-edit/edit.png"),
+    Figure("photo-edit.png", ("project --target photo.jpg --method image2stylegan --loss pixel --num-steps 100 "
+                              "--outdir me",
+                              "edit --projected-w me/projected_w.npz --direction pca.npz:0 --strength -3:3:5 "
+                              "--outdir me-edited"), "me-edited/edit.png"),
 )
 
 
@@ -67,6 +69,14 @@ def _target_faces(folder: Path) -> None:
     (folder / "faces").mkdir()
     for index in TARGET_FACES:
         PIL.Image.fromarray(toonface(index, 64)).save(folder / "faces" / f"face-{index}.png")
+
+
+def _photo(folder: Path) -> None:
+    """photo.jpg: the real-photo guide's stand-in for a photo, a drawn face as a JPEG of another size."""
+    import PIL.Image
+
+    from stylegan.data import toonface
+    PIL.Image.fromarray(toonface(TARGET_FACES[0], 128)[10:118]).save(folder / "photo.jpg", quality=90)
 
 
 def _comparison(folder: Path) -> None:
@@ -106,6 +116,7 @@ def make(out: Path = OUT, log=print) -> list[Path]:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         _target_faces(folder)
+        _photo(folder)
         for figure in FIGURES:
             start = time.perf_counter()
             with _inside(folder):
