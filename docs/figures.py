@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 OUT = Path(__file__).resolve().parent / "images"
 # Projection targets: drawn faces the demo model never saw (it was trained on faces 0-29,999), one upright with
@@ -107,7 +107,7 @@ def _inside(folder: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
-def make(out: Path = OUT, log=print) -> list[Path]:
+def make(out: Path = OUT, log: Callable[[str], None] = print) -> list[Path]:
     """Make every figure into `out`; returns the files written."""
     from stylegan.cli import cli
     out = out.resolve()

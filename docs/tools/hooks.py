@@ -13,10 +13,12 @@ if str(ROOT) not in sys.path:  # (the hooks run inside `mkdocs`, whose path hold
     sys.path.insert(0, str(ROOT))
 
 from docs.tools import api_pages, cli_page, zoo_table  # noqa: E402
+from mkdocs.config.defaults import MkDocsConfig  # noqa: E402
 from mkdocs.structure.files import File, Files  # noqa: E402
+from mkdocs.structure.pages import Page  # noqa: E402
 
 
-def on_files(files: Files, config) -> Files:
+def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the generated pages: the command-line reference and one API page per package."""
     generated = {cli_page.PAGE: cli_page.page(), **api_pages.pages()}
     for path, content in generated.items():
@@ -24,6 +26,6 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
-def on_page_markdown(markdown: str, page, config, files: Files) -> str:
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     """Fill the generated tables into the pages that mark their place."""
     return zoo_table.fill(markdown)
