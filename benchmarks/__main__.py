@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from stylegan.models import PRECISIONS
 from stylegan.runtime import keep_freed_memory
 
 from . import generation, gpu_check, projection, scaling, training
@@ -32,7 +33,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=sorted(SUITES) + ["gpu-check"], default="cpu")
     parser.add_argument("--device", default=None, help="default: cuda for the gpu suite, cpu otherwise")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="auto: the choice `stylegan info --speed` shows for this machine")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--budget", type=float, default=60.0, help="seconds one scaling configuration may take")

@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-from stylegan.models import StyleGAN2Generator, StyleGAN3Generator
+from stylegan.models import PRECISIONS, StyleGAN2Generator, StyleGAN3Generator
 from stylegan.models.precision import configure
 from stylegan.models.stylegan1 import Generator as StyleGAN1Generator
 from stylegan.runtime import keep_freed_memory
@@ -59,7 +59,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--configs", default="sg2-256,sg2-1024,sg3t-256")
     parser.add_argument("--batches", default="1")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                        help="auto: the choice `stylegan info --speed` shows for this machine")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

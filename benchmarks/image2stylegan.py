@@ -10,8 +10,8 @@ compared at equal step budgets.
     alignment (the shift undone, as the aligner puts a face back in the dataset's framing).
 (d) A defective target: the eyes and mouth painted over with the mean colour; PSNR of the result's painted
     region against the intact face (does the embedding fill in a face?) and against the paint.
-(e) Image classes: held-out toonfaces against real photos that scikit-image ships (the astronaut, the cat
-    `chelsea`, `coffee`), W and W+.
+(e) Image classes: held-out toonfaces against real photos that scikit-image ships (the astronaut's face,
+    aligned, the cat `chelsea`, `coffee`), W and W+.
 Then: W (official projector), W+ (Image2StyleGAN) and PTI with the same number of steps (PTI splits its
 budget: half for the pivot, half for tuning), seconds per image; and how far a SeFa direction moves the
 image of the tuned network against the original network (the ratio of mean pixel changes).
@@ -29,7 +29,7 @@ import PIL.Image
 import stylegan
 from stylegan.data.toonfaces import toonface
 from stylegan.io import fit_image, make_grid, save_png
-from stylegan.latent import apply_direction, project, psnr, render, sefa
+from stylegan.latent import align_photo, apply_direction, project, psnr, render, sefa
 
 from .machine import describe
 
@@ -69,10 +69,12 @@ def region_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 
 
 def photos(resolution: int) -> dict[str, np.ndarray]:
-    """scikit-image's sample photos, centre-cropped and resized to the network's resolution."""
+    """scikit-image's sample photos at the network's resolution: the astronaut's face aligned as FFHQ was
+    (`stylegan align`), the cat and the coffee cup (no face to align) centre-cropped and resized."""
     import skimage.data
-    return {name: fit_image(PIL.Image.fromarray(getattr(skimage.data, name)()), resolution)
-            for name in ("astronaut", "chelsea", "coffee")}
+    pictures = {name: PIL.Image.fromarray(getattr(skimage.data, name)()) for name in ("astronaut", "chelsea", "coffee")}
+    aligned = {"astronaut (aligned)": np.asarray(align_photo(pictures.pop("astronaut"), resolution)[0])}
+    return aligned | {name: fit_image(picture, resolution) for name, picture in pictures.items()}
 
 
 def table(title: str, header: list[str], rows: list[list]) -> None:
@@ -135,13 +137,17 @@ def main() -> None:
     table("(e) Image classes: W and W+ PSNR dB", ["images", "W", "W+"], rows)
 
     half = steps // 2
-    pti = [run(G, f, "pti", half, tune_steps=steps - half) for f in faces]
-    official = [run(G, f, "official", steps) for f in faces]
+    real = list(photos(res).values())
+    rows, pti = [], []
+    for label, images in (("held-out toonfaces", faces), ("photos (astronaut aligned, cat, coffee)", real)):
+        by_method = {"W (official projector)": [run(G, f, "official", steps) for f in images],
+                     "W+ (Image2StyleGAN)": [run(G, f, "image2stylegan", steps) for f in images],
+                     "PTI": [run(G, f, "pti", half, tune_steps=steps - half) for f in images]}
+        pti += by_method["PTI"]
+        rows += [[label, name, mean([r[0] for r in results]), mean([r[1] for r in results])]
+                 for name, results in by_method.items()]
     table(f"Methods at {steps} steps each (PTI: {half} pivot + {steps - half} tuning)",
-          ["method", "PSNR dB", "s/image"],
-          [["W (official projector)", mean([r[0] for r in official]), mean([r[1] for r in official])],
-           ["W+ (Image2StyleGAN)", mean([r[0] for r in wp]), mean([r[1] for r in wp])],
-           ["PTI", mean([r[0] for r in pti]), mean([r[1] for r in pti])]])
+          ["images", "method", "PSNR dB", "s/image"], rows)
     direction = sefa(G, num=1).directions[0]
     ratios = []
     for psnr_, _, _, result in pti:

@@ -27,7 +27,8 @@ FAULTS = ("unwritable", "file", "directory", "disk-full")
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
-    """A tiny StyleGAN2 and StyleGAN3, a target image, a folder of images and a recipe."""
+    """A tiny StyleGAN2 and StyleGAN3, a target image (and face landmarks for it), a folder of images and a
+    recipe."""
     root = tmp_path_factory.mktemp("inputs")
     torch.manual_seed(0)
     sg2 = StyleGAN2Generator(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3,
@@ -41,10 +42,12 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     rng = np.random.RandomState(0)
     for i in range(8):
         PIL.Image.fromarray(rng.randint(0, 255, (16, 16, 3), dtype=np.uint8)).save(images / f"img{i}.png")
+    (root / "landmarks.json").write_text("[[5, 6], [10, 6], [8, 8], [6, 11], [10, 11]]")
     (root / "recipe.toml").write_text(f'[networks]\na = "{(root / "sg2.safetensors").as_posix()}"\n\n'
                                       '[[steps]]\ntype = "generate"\n')
     return {"root": root, "sg2": root / "sg2.safetensors", "sg3": root / "sg3.safetensors",
-            "images": images, "target": images / "img0.png", "recipe": root / "recipe.toml"}
+            "images": images, "target": images / "img0.png", "recipe": root / "recipe.toml",
+            "landmarks": root / "landmarks.json"}
 
 
 # Every verb that writes: its arguments given the output folder OUT (--outdir, or the folder of the file it
@@ -52,6 +55,8 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 TRAIN = ["--cfg", "stylegan2", "--batch", "4", "--gamma", "1", "--kimg", "0.004", "--tick", "0.002", "--aug",
          "noaug", "--cbase", "256", "--cmax", "16", "--map-depth", "2", "--workers", "0"]
 VERBS = {
+    "align": (lambda i, o: ["align", "--target", i["target"], "--landmarks", i["landmarks"], "--size", "16",
+                            "--outdir", o], "img0.png"),
     "generate": (lambda i, o: ["generate", "--network", i["sg2"], "--seeds", "0-1", "--outdir", o], "seed0000.png"),
     "mix": (lambda i, o: ["mix", "--network", i["sg2"], "--rows", "1", "--cols", "2", "--styles", "0-1",
                           "--outdir", o], "grid.png"),

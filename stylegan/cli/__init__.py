@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 
 from . import (  # noqa: F401
+    commands_align,
     commands_dataset,
     commands_demo,
     commands_edit,

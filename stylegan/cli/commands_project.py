@@ -31,13 +31,15 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
               help="mean, random, encoder (the --encoder's ws), or a seed")
 @click.option("--encoder", "encoder_path", default=None, type=click.Path(),
               help="An encoder for this network (`stylegan encoder train`; its folder or encoder.safetensors), for "
-                   "--method encoder and --init encoder")
+                   "--method encoder and --init encoder  [default for builtin:demo: its bundled encoder]")
 @click.option("--lr", type=float, default=None, help="Learning rate (default per method)")
 @click.option("--no-noise", is_flag=True, help="Do not optimise the noise inputs")
 @click.option("--stabilize", is_flag=True, help="StyleGAN3: keep the input layer's transform at w_avg")
 @click.option("--class", "class_idx", type=int, default=None, help="Class label for conditional networks")
 @click.option("--seed", type=int, default=303, show_default=True,
               help="Seed of the initial noise (and of --init random)")
+@click.option("--align", is_flag=True, help="First cut each target's largest face out as FFHQ was made "
+              "(`stylegan align`); targets without a face are skipped")
 @click.option("--save-video", is_flag=True, help="Also write proj.mp4 (target | projection, per step)")
 @click.option("--vgg", default=None, type=click.Path(dir_okay=False),
               help="VGG16 weights (vgg16-397923af.pth or vgg16.pt); default: $STYLEGAN_VGG16 or the torch hub cache")
@@ -48,7 +50,7 @@ from .common import GeneratorOptions, cli, generator_options, resolve_device, us
               "with other settings")
 @user_errors
 def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, num_steps, loss, init, encoder_path,
-                lr, no_noise, stabilize, class_idx, seed, save_video, vgg, device, outdir, overwrite):
+                lr, no_noise, stabilize, class_idx, seed, align, save_video, vgg, device, outdir, overwrite):
     """Project an image (or each image of a folder, resumably) into W or W+.
 
     The settings are recorded in OUTDIR/stylegan-project.json: a rerun with the same settings skips the
@@ -61,7 +63,7 @@ def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, n
                                   stabilize=stabilize, class_idx=class_idx, seed=seed, vgg=vgg,
                                   encoder=network_identity(encoder_path) if encoder_path else None,
                                   **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
-                                     if method == "pti" else {})))
+                                     if method == "pti" else {}), **({"align": True} if align else {})))
     if method != "pti" and (tune_steps or tune_lr or locality):
         raise StyleGANError("--tune-steps, --tune-lr and --locality are for --method pti")
     from .. import hub
@@ -74,9 +76,9 @@ def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, n
     nets = hub.load_networks(network, ("G_ema", "D"), resolve_device(device))
     G, D = nets["G_ema"], nets.get("D")
     encoder = None
-    if encoder_path is not None:
+    if encoder_path is not None or (init == "encoder" or method == "encoder") and network == DEMO:
         from ..latent.encoding import load_encoder
-        encoder = load_encoder(encoder_path, G, resolve_device(device))
+        encoder = load_encoder(encoder_path or DEMO, G, resolve_device(device))
     if stabilize and not hasattr(G.synthesis, "input"):
         raise StyleGANError("--stabilize is for StyleGAN3 networks (it fixes their input transform)")
     try:
@@ -93,8 +95,9 @@ def project_cmd(network, target, method, tune_steps, tune_lr, locality, space, n
         rows = project_files(G, target, outdir, method=method, space=space, loss=loss, num_steps=num_steps, lr=lr,
                              init=init_value, optimize_noise=False if no_noise else None, seed=seed,
                              class_idx=class_idx, D=D, vgg=vgg_net, stabilize=stabilize, save_video=save_video,
-                             encoder=encoder, report=click.echo, **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
-                                                   if method == "pti" else {}))
+                             encoder=encoder, align=align, report=click.echo,
+                             **(dict(tune_steps=tune_steps, tune_lr=tune_lr, locality=locality)
+                                if method == "pti" else {}))
     if len(rows) > 1:
         click.echo(f"{'target':<30}{'loss':>10}{'PSNR dB':>10}" + (f"{'LPIPS':>10}" if has_lpips else ""))
         for name, final, value, distance in rows:

@@ -33,9 +33,9 @@ NETWORK_ACCESS_OPTIONS = (
 # The verbs that may use feature-network weights (metrics, perceptual projection losses).
 WEIGHT_VERBS = frozenset({"metrics", "project", "pipeline", "studio", "train", "encoder"})
 # The verbs that compute with torch on the CPU (and take --threads).
-COMPUTE_VERBS = frozenset({"generate", "mix", "noise", "truncation", "interpolate", "layers", "project", "morph",
-                           "crossover", "expression", "edit", "directions", "demo", "pipeline", "metrics", "train",
-                           "export", "studio", "encoder"})
+COMPUTE_VERBS = frozenset({"align", "generate", "mix", "noise", "truncation", "interpolate", "layers", "project",
+                           "morph", "crossover", "expression", "edit", "directions", "demo", "pipeline", "metrics",
+                           "train", "export", "studio", "encoder"})
 
 
 def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> None:

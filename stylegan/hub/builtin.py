@@ -9,11 +9,17 @@ from ..errors import CheckpointError
 PREFIX = "builtin:"
 DEMO = "builtin:demo"
 DEMO_FILE = "demo-toonfaces-64.safetensors"
+DEMO_ENCODER_FILE = "demo-toonfaces-64-encoder.safetensors"
 
 
 def demo_path() -> Path:
     """Where the demo model's weights live inside the installed package."""
     return Path(__file__).parents[1] / "weights" / DEMO_FILE
+
+
+def demo_encoder_path() -> Path:
+    """Where the demo model's encoder (`stylegan project --method encoder`) lives inside the package."""
+    return Path(__file__).parents[1] / "weights" / DEMO_ENCODER_FILE
 
 
 def has_demo() -> bool:

@@ -1,7 +1,7 @@
 """Everything between a network and its pictures, in latent space: seeds and ws (`space`, `seeds`), generation
 (`generate`, `bulk`), editing directions (`edit`), projection of images into W / W+ (`projection`, with the
-losses of `perceptual`) and the settings record that describes one image (`settings`, the studio's and
-`generate --settings`'s).
+losses of `perceptual`, and photos' faces aligned as FFHQ was made by `align` and `align_files`) and the
+settings record that describes one image (`settings`, the studio's and `generate --settings`'s).
 
 All functions work on ws tensors [N, num_ws, w_dim] (W+ when rows differ) and on any generation.
 """
@@ -18,6 +18,7 @@ PROJECTION_METHODS = {
     "pti": dict(space="w", loss="auto", num_steps=1000, lr=0.1, optimize_noise=True),
     "encoder": dict(space="w+", loss="auto", num_steps=0, lr=0.0, optimize_noise=False),
 }
+ALIGN_MAX_SIZE = 4096  # the largest size of an aligned face (its crop is resampled at 4x that size)
 
 __getattr__ = exports(__name__, {
     "seed_to_z": "space", "seeds_to_z": "space", "device_of": "space", "class_label": "space",
@@ -30,7 +31,9 @@ __getattr__ = exports(__name__, {
     "Directions": "edit", "sefa": "edit", "ganspace": "edit", "interfacegan": "edit", "apply_direction": "edit",
     "Projection": "projection", "project": "projection", "project_image": "projection",
     "project_files": "projection", "psnr": "projection", "tune": "pti", "Settings": "settings",
-    "render_settings": "settings", "load_settings": "settings", "save_settings": "settings",
+    "render_settings": "settings", "load_settings": "settings", "save_settings": "settings", "Framing": "align",
+    "face_quad": "align", "crop_quad": "align", "align_face": "align", "align_photo": "align_files",
+    "align_files": "align_files", "detect_landmarks": "align_files",
 })
 
 __all__ = ["PROJECTION_METHODS", "seed_to_z", "seeds_to_z", "device_of", "class_label", "seeds_to_ws",
@@ -39,4 +42,5 @@ __all__ = ["PROJECTION_METHODS", "seed_to_z", "seeds_to_z", "device_of", "class_
            "load_ws", "save_ws", "render", "generate_for_seeds", "set_input_transform", "input_transform",
            "check_truncation", "Directions", "sefa", "ganspace", "interfacegan", "apply_direction", "Projection",
            "project", "project_image", "project_files", "psnr", "tune", "Settings", "render_settings",
-           "load_settings", "save_settings"]
+           "load_settings", "save_settings", "ALIGN_MAX_SIZE", "Framing", "face_quad", "crop_quad", "align_face",
+           "align_photo", "align_files", "detect_landmarks"]

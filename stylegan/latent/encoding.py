@@ -9,13 +9,20 @@ from torch import nn
 
 from ..errors import CheckpointError
 from ..formats import native
+from ..hub import builtin
 from ..models.encoder import Encoder, generator_digest
 
 ENCODER_FILE = "encoder.safetensors"
 
 
 def load_encoder(path: str | Path, G: nn.Module | None = None, device: torch.device | str = "cpu") -> Encoder:
-    """An encoder from its file or run folder; with G, an encoder trained for another generator is refused."""
+    """An encoder from its file or run folder, or `builtin:demo` (the demo model's, shipped with the package);
+    with G, an encoder trained for another generator is refused."""
+    if str(path) == builtin.DEMO:
+        path = builtin.demo_encoder_path()
+        if not path.is_file():
+            raise CheckpointError(f"{builtin.DEMO}: the demo model's encoder is missing from this installation; "
+                                  f"train one with `stylegan encoder train --out FOLDER`")
     path = Path(path)
     if path.is_dir():
         path = path / ENCODER_FILE

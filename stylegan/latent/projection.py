@@ -254,14 +254,17 @@ TUNED_FILE = "tuned.safetensors"
 
 def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: str = "official",
                   num_steps: int | None = None, vgg: nn.Module | None = None, save_video: bool = False,
-                  report: Callable[[str], None] = print, **options) -> list[tuple[str, float, float, float]]:
+                  align: bool = False, report: Callable[[str], None] = print,
+                  **options) -> list[tuple[str, float, float, float]]:
     """Project an image, or each image of a folder one at a time, writing per target `target.png`,
     `proj.png`, `noise.npz` (when noise is optimised), `tuned.safetensors` (pivotal tuning: the tuned
     generator, which renders `projected_w.npz` as `proj.png`), `proj.mp4` (with `save_video`) and, last,
     `projected_w.npz`, whose presence marks the target done (a rerun skips it: resumable).
 
     A folder's targets go to outdir/<file stem>/, a single image's to outdir. Unreadable images of a folder
-    are reported and skipped; a single unreadable target is an InputError. `options` go to `project`
+    are reported and skipped; a single unreadable target is an InputError. With `align`, each target is first
+    cut out as FFHQ was made (its largest face, by the built-in detector; `stylegan align`), and a target
+    without a face is reported and skipped like an unreadable one. `options` go to `project`
     (vgg too; LPIPS is reported when it has the LPIPS heads). Returns (name, final loss, PSNR, LPIPS)
     per target projected or skipped as unreadable.
     """
@@ -271,6 +274,8 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
     if method in METHODS and method != "encoder":  # the losses are chosen (and a fallback said) once
         options["loss"], vgg = choose_loss(options.get("loss") or METHODS[method]["loss"], options.get("D"), vgg,
                                            AUTO_LOSS[method])
+    if align:
+        from .align_files import align_photo  # (align_files imports this module)
     rows = []
     for file in files:
         folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
@@ -278,7 +283,9 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
             report(f"{file.name}: already projected, skipping")
             continue
         try:
-            picture, _ = decode_image(file, G.img_channels)
+            picture, _ = decode_image(file, 3 if align else G.img_channels)
+            if align:
+                picture = align_photo(picture, G.img_resolution, name=file.name)[0]
         except StyleGANError as exc:
             if len(files) == 1:
                 raise

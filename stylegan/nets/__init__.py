@@ -1,12 +1,15 @@
-"""Pretrained feature networks (InceptionV3, VGG16 + LPIPS) for metrics and projection, from local weight files.
+"""Pretrained feature networks (InceptionV3, VGG16 + LPIPS) for metrics and projection, from local weight files,
+and the MTCNN face detector for aligning photos, whose weights ship in the package.
 
 They are built from our own architecture code; `load_inception_net` and `load_vgg16_net` find, read and map
-the weights."""
+the weights, `detect_faces` finds faces and their landmarks."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from .faces import Face, detect_faces
 from .inception import InceptionV3, load_inception
+from .mtcnn import MTCNN, load_mtcnn
 from .vgg16 import VGG16, load_vgg16, lpips_heads
 from .weights import INCEPTION, VGG16 as VGG16_FILES, WeightsMissingError, file_digest, find_lpips_heads, \
     find_weights, read_state
@@ -28,5 +31,5 @@ def load_vgg16_net(path: str | Path | None = None, purpose: str | None = None) -
     return load_vgg16(state, heads, fingerprint=f"{path.name}:{file_digest(path)[:16]}")
 
 
-__all__ = ["InceptionV3", "VGG16", "WeightsMissingError", "load_inception", "load_inception_net", "load_vgg16",
-           "load_vgg16_net"]
+__all__ = ["Face", "InceptionV3", "MTCNN", "VGG16", "WeightsMissingError", "detect_faces", "load_inception",
+           "load_inception_net", "load_mtcnn", "load_vgg16", "load_vgg16_net"]

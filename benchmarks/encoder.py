@@ -1,0 +1,77 @@
+"""A learned encoder against optimisation, on held-out toonfaces and real photos.
+
+    python -m benchmarks.encoder [--network builtin:demo] [--encoder FOLDER] [--faces 64] [--run RUN_FOLDER]
+
+For each image: (a) the encoder alone, (b) the encoder's ws then 100 optimisation steps, (c) optimisation
+from the mean w for 300 and for 1,000 steps, (d) pivotal tuning (100 steps of tuning) from a pivot found
+from the mean and from the encoder's ws; PSNR in dB of the 8-bit result and seconds per image. Optimisation
+is Image2StyleGAN's (W+, lr 0.01) with the offline loss (pixel + MS-SSIM; LPIPS needs the VGG16 weights,
+which this benchmark does not download). Images: `--faces` held-out toonfaces (dataset drawings the demo
+model never saw, not model samples) and scikit-image's photos (the astronaut's face aligned by the
+package, the cat, the coffee cup). Given the encoder's training run folder (`--run`), it also prints the
+encoder's quality against training time from the run's log. The defaults use the bundled demo encoder.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import stylegan
+from stylegan.data.toonfaces import toonface
+from stylegan.latent import project, psnr, render
+from stylegan.latent.encoding import load_encoder
+from stylegan.train.log import read_stats
+
+from .image2stylegan import HELD_OUT, LOSS, photos
+from .machine import describe
+
+
+def measure(G, E, images: list[np.ndarray], label: str) -> list[list]:
+    """One table row per method: mean PSNR and seconds per image."""
+    def run(**options) -> tuple[float, float]:
+        scores, seconds = [], []
+        for image in images:
+            start = time.perf_counter()
+            result = project(G, image, loss=LOSS, progress=False, w_avg_samples=2000, encoder=E, **options)
+            seconds.append(time.perf_counter() - start)
+            scores.append(psnr(render(result.G or G, result.ws, noise=result.noise)[0], image))
+        return float(np.mean(scores)), float(np.mean(seconds))
+    methods = {
+        "(a) encoder alone": dict(method="encoder"),
+        "(b) encoder + 100 steps": dict(method="image2stylegan", init="encoder", num_steps=100),
+        "(c) mean + 300 steps": dict(method="image2stylegan", num_steps=300),
+        "(c) mean + 1,000 steps": dict(method="image2stylegan", num_steps=1000),
+        "(d) PTI from the mean (100 + 100)": dict(method="pti", num_steps=100, tune_steps=100),
+        "(d) PTI from the encoder (100 + 100)": dict(method="pti", init="encoder", num_steps=100, tune_steps=100),
+    }
+    return [[label, name, *run(**options)] for name, options in methods.items()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--network", default="builtin:demo")
+    parser.add_argument("--encoder", default=None, help="default: the bundled encoder of builtin:demo")
+    parser.add_argument("--faces", type=int, default=64)
+    parser.add_argument("--run", default=None, help="the encoder's training run folder, for its learning curve")
+    args = parser.parse_args()
+    print(describe())
+    G = stylegan.load(args.network)
+    E = load_encoder(args.encoder or args.network, G)
+    faces = [toonface(HELD_OUT + i, G.img_resolution) for i in range(args.faces)]
+    rows = measure(G, E, faces, f"{len(faces)} held-out toonfaces")
+    rows += measure(G, E, list(photos(G.img_resolution).values()), "3 photos")
+    print("| images | method | PSNR dB | s/image |\n| --- | --- | --- | --- |")
+    for label, name, score, seconds in rows:
+        print(f"| {label} | {name} | {score:.2f} | {seconds:.3f} |")
+    if args.run:
+        print("\nthe encoder during training (last refinement pass, tick means)")
+        print("| step | hours | latent | pixel | perceptual |\n| --- | --- | --- | --- | --- |")
+        for tick in read_stats(args.run):
+            print(f"| {tick['step']} | {tick['seconds'] / 3600:.2f} | {tick['latent']:.4f} | {tick['pixel']:.4f} | "
+                  f"{tick['perceptual']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
