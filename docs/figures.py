@@ -3,8 +3,9 @@
     python -m docs.figures [--out docs/images]
 
 Each figure is made by the `stylegan` commands its guide shows, run in order through the command group in one
-scratch folder (later figures reuse earlier outputs: the projection's ws, the SeFa directions); the picture is
-then copied into the output folder under the name the guides use.
+scratch folder (later figures reuse earlier outputs: the projection's ws, the GANSpace directions); the picture
+is then copied into the output folder under the name the guides use. The real-photo guide's photo is
+scikit-image's astronaut (scikit-image comes with the test extra).
 """
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure("ganspace.png", ("directions ganspace --samples 20000 --out pca.npz",
                             "edit --seeds 1-3 --trunc 0.7 --direction pca.npz:0 --strength -3:3:5 --outdir pca"),
            "pca/edit.png"),
+    Figure("align.png", ("align --target astronaut.jpg --outdir aligned --size 256",
+                         "align --target astronaut.jpg --outdir aligned-u --unaligned --size 256"), "align.png"),
     Figure("photo-edit.png", ("project --target photo.jpg --method image2stylegan --loss pixel --num-steps 100 "
                               "--outdir me",
                               "edit --projected-w me/projected_w.npz --direction pca.npz:0 --strength -3:3:5 "
@@ -77,6 +80,26 @@ def _photo(folder: Path) -> None:
 
     from stylegan.data import toonface
     PIL.Image.fromarray(toonface(TARGET_FACES[0], 128)[10:118]).save(folder / "photo.jpg", quality=90)
+
+
+def _astronaut(folder: Path) -> None:
+    """astronaut.jpg: the real-photo guide's photo, scikit-image's astronaut (installed by the test extra)."""
+    import PIL.Image
+    from skimage import data
+    PIL.Image.fromarray(data.astronaut()).save(folder / "astronaut.jpg")
+
+
+def _alignment(folder: Path) -> None:
+    """align.png: the photo beside its FFHQ and FFHQ-U crops."""
+    import numpy as np
+    import PIL.Image
+
+    from stylegan.io import save_png
+    from stylegan.media import labeled_grid
+    photo = PIL.Image.open(folder / "astronaut.jpg").convert("RGB").resize((256, 256), PIL.Image.LANCZOS)
+    cells = [np.asarray(photo)] + [np.asarray(PIL.Image.open(folder / name / "astronaut.png").convert("RGB"))
+                                   for name in ("aligned", "aligned-u")]
+    save_png(labeled_grid([cells], None, ["photo", "align", "align --unaligned"]), folder / "align.png")
 
 
 def _comparison(folder: Path) -> None:
@@ -117,6 +140,7 @@ def make(out: Path = OUT, log: Callable[[str], None] = print) -> list[Path]:
         folder = Path(scratch)
         _target_faces(folder)
         _photo(folder)
+        _astronaut(folder)
         for figure in FIGURES:
             start = time.perf_counter()
             with _inside(folder):
@@ -124,6 +148,8 @@ def make(out: Path = OUT, log: Callable[[str], None] = print) -> list[Path]:
                     cli.main(command.split(), prog_name="stylegan", standalone_mode=False)
             if figure.file == "projection.png":
                 _comparison(folder)
+            if figure.file == "align.png":
+                _alignment(folder)
             shutil.copyfile(folder / figure.output, out / figure.file)
             written.append(out / figure.file)
             log(f"{out / figure.file} ({time.perf_counter() - start:.1f} s)")
