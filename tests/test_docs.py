@@ -26,7 +26,7 @@ from docs.tools import api_pages, cli_page, runnable, zoo_table  # noqa: E402
 
 # The networks a page's runnable blocks find in their folder, under the names the pages use.
 NETWORKS = {"stylegan2.pkl": "sg2_skip_32.pkl", "stylegan3.pkl": "sg3t_32.pkl", "stylegan1.pkl": "tf_sg1_128.pkl"}
-PAGES = sorted(p for p in DOCS.rglob("*.md") if p.name != "README-short.md")
+PAGES = sorted(DOCS.rglob("*.md"))
 RUNNABLE = [p for p in PAGES if runnable.blocks(p)]
 # Pages whose blocks take more than about 10 s on 2 cores (the projections of the projection guide).
 SLOW_PAGES = {"guides/projection.md"}
@@ -248,50 +248,16 @@ def test_figure_script_makes_every_figure(tmp_path: Path) -> None:
     assert all(p.stat().st_size > 1000 for p in made)
 
 
-# Where each section of the README is on the site (one page or several). A README section without an entry
-# here has not been moved into the site yet.
+# Where each section of the README is on the site (one page or several).
 README_SECTIONS = {
-    "Quick start": ("getting-started.md",),
-    "What works today": ("index.md",),
-    "The demo": ("getting-started.md", "demo-model.md"),
-    "Python API": ("getting-started.md", "guides/generate.md"),
-    "Command line": ("guides/generate.md", "speed.md"),
-    "Errors and outputs": ("errors.md",),
-    "Published checkpoints": ("checkpoints.md",),
-    "The latent toolbox": ("guides/style-mixing.md", "guides/noise.md", "guides/interpolation.md",
-                           "guides/generate.md"),
-    "Projection and the Image2StyleGAN applications": ("guides/projection.md",),
-    "Aligning faces: `stylegan align`": ("guides/real-photos.md",),
-    "Learned encoders": ("guides/projection.md",),
-    "Editing directions": ("guides/editing.md",),
-    "Recipes: pipelines across models": ("guides/recipes.md",),
-    "Metrics": ("guides/metrics.md",),
-    "Training": ("guides/training.md",),
-    "The built-in dataset: `builtin:toonfaces`": ("guides/datasets.md",),
-    "Datasets and augmentation": ("guides/datasets.md",),
-    "Studio": ("guides/studio.md",),
-    "Notebook helpers": ("guides/compat.md",),
-    "Export (ONNX, TorchScript)": ("guides/export.md",),
-    "Checkpoints and safety": ("checkpoints.md",),
-    "Exactness": ("checkpoints.md",),
-    "Other checkpoint formats and StyleGAN1": ("checkpoints.md",),
-    "MMGeneration: API and colour order": ("guides/compat.md",),
-    "StyleGAN1": ("checkpoints.md",),
-    "Speed (CPU)": ("speed.md",),
-    "Training step speed": ("speed.md",),
-    "Scaling": ("speed.md",),
-    "GPU": ("speed.md",),
-    "Damaged input": ("errors.md",),
-    "Layout": ("design.md",),
-    "License": ("index.md",),
-    # The short README (docs/README-short.md, to become README.md) says nothing the site does not.
     "Install and generate": ("index.md",),
     "What works": ("index.md",),
     "Run the tests": ("getting-started.md",),
     "The documentation": ("getting-started.md", "design.md"),
     "Where to go": ("index.md",),
+    "License": ("index.md",),
 }
-SHORT_README = DOCS / "README-short.md"
+README = ROOT / "README.md"
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?(?!\d)")
 
 
@@ -301,13 +267,10 @@ def _sections(text: str) -> dict[str, str]:
     return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
 
 
-@pytest.mark.parametrize("readme", [ROOT / "README.md", SHORT_README], ids=["README", "README-short"])
-def test_every_readme_section_is_on_the_site(readme: Path) -> None:
+def test_every_readme_section_is_on_the_site() -> None:
     """Each section of the README has a page, and every number it states (measurements, sizes, defaults)
     stands on that page too."""
-    if not readme.exists():
-        pytest.skip(f"{readme.name} is gone (the short README has become README.md)")
-    for heading, body in _sections(readme.read_text(encoding="utf-8")).items():
+    for heading, body in _sections(README.read_text(encoding="utf-8")).items():
         assert heading in README_SECTIONS, f"the README section {heading!r} is on no page of the site: move its " \
                                            f"facts into a page and name it in README_SECTIONS"
         text = "\n".join((DOCS / page).read_text(encoding="utf-8") for page in README_SECTIONS[heading])
@@ -316,30 +279,28 @@ def test_every_readme_section_is_on_the_site(readme: Path) -> None:
         assert not lost, f"README section {heading!r}: {lost} stated there but not on {README_SECTIONS[heading]}"
 
 
-def test_short_readme() -> None:
-    """The proposed README (README.md itself once it has replaced the long one) is short, its links lead to
-    files of the repository, and it holds the test command `.ci/run` runs."""
-    text = (SHORT_README if SHORT_README.exists() else ROOT / "README.md").read_text(encoding="utf-8")
+def test_readme_is_short() -> None:
+    """The README is short, its links lead to files of the repository, and it holds the test command `.ci/run`
+    runs."""
+    text = README.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 300
     targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text) + re.findall(r'(?:src|href)="([^"#]+)', text)
     for target in targets:
         if not re.match(r"\w+://", target):
-            assert (ROOT / target).exists(), f"README-short.md links to {target}, which does not exist"
+            assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
     assert "pip install -q -c constraints.txt -e \".[test]\" && python -m pytest -q -rs" in text
 
 
-def test_short_readme_has_the_home_pages_feature_table() -> None:
-    """The feature table of the proposed README is the site's, with links made relative to the repository."""
-    if not SHORT_README.exists():
-        pytest.skip("the short README has become README.md")
+def test_readme_has_the_home_pages_feature_table() -> None:
+    """The feature table of the README is the site's, with links made relative to the repository."""
     home = [row.replace("](", "](docs/") for row in (DOCS / "index.md").read_text("utf-8").splitlines()
             if row.startswith("| ")]
-    assert home and home == [row for row in SHORT_README.read_text("utf-8").splitlines() if row.startswith("| ")]
+    assert home and home == [row for row in README.read_text("utf-8").splitlines() if row.startswith("| ")]
 
 
 def test_ci_runs_the_readme_test_command() -> None:
     """`.ci/run` runs the README's test command, whose `test` extra includes what the site build needs."""
-    command = re.search(r"^python3 -m venv .*pytest.*$", (ROOT / "README.md").read_text(encoding="utf-8"), re.M)
+    command = re.search(r"^python3 -m venv .*pytest.*$", README.read_text(encoding="utf-8"), re.M)
     assert command is not None and command.group(0) in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     extras = ast.literal_eval(re.search(r"^test = (\[.*?\])$", (ROOT / "pyproject.toml").read_text(encoding="utf-8"),
                                         re.M | re.S).group(1).replace("\n", ""))

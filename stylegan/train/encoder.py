@@ -176,7 +176,7 @@ def train_encoder(opts: EncoderOptions, device: torch.device | str = "cpu", log:
             step += 1
             bar.update(1)
             for name, value in parts.items():  # the last pass's terms: what the encoder delivers
-                sums[name] = sums.get(name, 0.0) + float(value)
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
             if step % opts.tick == 0 or step == opts.steps:
                 count = (step - 1) % opts.tick + 1
                 record = {"step": step, "seconds": time.time() - start} | {k: v / count for k, v in sums.items()}
