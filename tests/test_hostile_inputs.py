@@ -495,7 +495,7 @@ def _small_networks() -> dict:
     }
 
 
-MUTATIONS = [None, -1, 0, 2, 1 << 20, math.inf, 0.5, "relu6", True, [], {}]
+MUTATIONS = [None, -1, 0, 2, 1 << 20, 1 << 64, -(10 ** 56), math.inf, 0.5, "relu6", True, [], {}]
 
 
 def _leaves(obj, path=()):

@@ -49,8 +49,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and abs(value) < 1e300)
+    """A float that is finite and below 1e300, or an integer that fits in 64 bits (torch takes no larger)."""
+    if _is_int(value):
+        return -(1 << 63) < value < (1 << 63)
+    return isinstance(value, float) and math.isfinite(value) and abs(value) < 1e300
 
 
 class Int(Field):
