@@ -39,6 +39,16 @@ def test_style_layers_are_found_per_ws_row(G2):
     rows3 = style_affines_by_row(G3)
     assert rows3[0] == [G3.synthesis.input.affine]
     assert rows3[1:] == [[getattr(G3.synthesis, n).affine] for n in G3.synthesis.layer_names]
+    G1 = stylegan.load(DATA / "tf_sg1_128.pkl")  # StyleGAN1: one AdaIN style layer per ws row
+    rows1 = [[names1 for names1, m1 in G1.synthesis.named_modules() if any(m1 is m for m in row)]
+             for row in style_affines_by_row(G1)]
+    res = [4 << (i // 2) for i in range(G1.num_ws)]
+    assert rows1 == [[f"b{r}.{'input' if i == 0 else 'conv0' if i % 2 == 0 else 'conv1'}.style"]
+                     for i, r in enumerate(res)]
+    d = sefa(G1, layers=[0, 1])
+    a = torch.cat([G1.synthesis.b4.input.style.weight, G1.synthesis.b4.conv1.style.weight]).double().numpy()
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    assert np.allclose(d.values, np.linalg.eigvalsh(a.T @ a)[::-1], rtol=1e-4)
 
 
 def test_sefa_is_the_eigendecomposition_of_the_normalised_style_weights(G2):

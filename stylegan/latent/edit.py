@@ -32,8 +32,9 @@ class Directions:
 
 
 def style_affines_by_row(G: nn.Module) -> list[list[nn.Module]]:
-    """For each ws row, the style affine layers that read it (found by tracing one synthesis pass)."""
-    affines = [m for name, m in G.synthesis.named_modules() if name.endswith("affine")]
+    """For each ws row, the style affine layers that read it (found by tracing one synthesis pass): StyleGAN2
+    and 3 name them `affine`, StyleGAN1 `style` (its AdaIN scales and biases)."""
+    affines = [m for name, m in G.synthesis.named_modules() if name.rsplit(".", 1)[-1] in ("affine", "style")]
     ws = torch.randn(1, G.num_ws, G.w_dim, device=device_of(G))
     seen: dict[int, torch.Tensor] = {}
 
