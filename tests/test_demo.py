@@ -21,7 +21,7 @@ EXPECTED = ["samples.png", "style-mixing.png", "noise.png", "truncation.png", "i
 def test_demo_writes_every_figure_and_an_index(tmp_path):
     G = stylegan.load(DATA / "sg2_resnet_gray_32.pkl")  # grayscale: the projection target is converted
     lines = []
-    paths = run_demo(G, tmp_path, projection_steps=3, log=lines.append)
+    paths = run_demo(G, tmp_path, projection_steps=3, log=lines.append, tune_steps=3)
     assert [p.name for p in paths] == EXPECTED and lines == [str(p) for p in paths]
     # The samples are seeds 0-15 at psi 0.7, four to a row, pixel for pixel.
     samples = np.asarray(PIL.Image.open(tmp_path / "samples.png"))
@@ -39,22 +39,24 @@ def test_demo_writes_every_figure_and_an_index(tmp_path):
     keys = render(G, seeds_to_ws(G, WALK_SEEDS, PSI))[..., 0].astype(np.float64)
     distance = np.abs(np.stack(frames)[:, None] - keys[None]).mean(axis=(2, 3))  # [frame, seed]
     assert (distance.argmin(axis=1) == np.arange(5)).all() and distance.diagonal().max() < 4
-    # The projection panel: the built-in target face, the projection, and the PSNR between them.
+    # The projection panel: the built-in target face, the pivot in W, the tuned generator's image, and the PSNR
+    # of each against the target.
     panel = np.asarray(PIL.Image.open(tmp_path / "projection.png"))
-    cell = panel.shape[1] // 2
+    cell = panel.shape[1] // 3
     top, scale = panel.shape[0] - cell, cell // 32
-    target, projected = (panel[top:, j * cell:(j + 1) * cell:scale][::scale, :, 0] for j in (0, 1))
+    target, pivot, tuned = (panel[top:, j * cell:(j + 1) * cell:scale][::scale, :, 0] for j in (0, 1, 2))
     face = toonface(PROJECTION_TARGET, 32).mean(axis=2).round()
     assert np.array_equal(target, face)
+    assert not np.array_equal(pivot, tuned)  # three steps of tuning changed the generator's image
     page = (tmp_path / "index.html").read_text()
     assert sorted(re.findall(r'src="([^"]+)"', page)) == sorted(EXPECTED[:-1])
-    assert f"PSNR {psnr(target, projected):.1f} dB" in page
+    assert f"PSNR {psnr(target, pivot):.1f} dB" in page and f"PSNR {psnr(target, tuned):.1f} dB" in page
 
 
 @pytest.mark.slow
 def test_demo_cli_lists_what_it_wrote(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--network", str(DATA / "sg2_resnet_gray_32.pkl"), "--outdir",
-                                      str(tmp_path / "d"), "--projection-steps", "2"])
+                                      str(tmp_path / "d"), "--projection-steps", "2", "--tune-steps", "2"])
     assert result.exit_code == 0, result.output
     listed = [word for word in result.output.split() if word.startswith(str(tmp_path))]  # (progress bars too)
     assert listed == [str(tmp_path / "d" / name) for name in EXPECTED]
@@ -68,3 +70,5 @@ def test_demo_refuses_conditional_networks_and_zero_steps(tmp_path):
         run_demo(stylegan.load(DATA / "sg2_cond_orig_32.pkl"), tmp_path)
     with pytest.raises(InputError, match="at least 1 step"):
         run_demo(stylegan.load(DATA / "sg2_resnet_gray_32.pkl"), tmp_path, projection_steps=0)
+    with pytest.raises(InputError, match="at least 1 step"):
+        run_demo(stylegan.load(DATA / "sg2_resnet_gray_32.pkl"), tmp_path, tune_steps=0)

@@ -2,7 +2,8 @@
 
 Figures: a 4x4 sample grid, style mixing (coarse / middle / fine), stochastic variation with its std-dev
 map, a truncation sweep from psi -1 to 1.5, an interpolation GIF, and the projection of a face from
-`builtin:toonfaces` that is not among the demo model's training images.
+`builtin:toonfaces` that is not among the demo model's training images (pivotal tuning: the pivot found in W,
+then the generator tuned around it).
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from ..latent.projection import project, psnr
 from ..latent.space import seeds_to_ws
 from ..models.common import style_ranges
 from . import DEMO_PROJECTION_STEPS as PROJECTION_STEPS
+from . import DEMO_TUNE_LR as TUNE_LR
+from . import DEMO_TUNE_STEPS as TUNE_STEPS
 from . import figures, video
 
 PSI = 0.7
@@ -46,13 +49,14 @@ class Figure:
 
 
 def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTION_STEPS,
-             log: Callable[[str], None] = print) -> list[Path]:
+             log: Callable[[str], None] = print, tune_steps: int = TUNE_STEPS) -> list[Path]:
     """Write every demo figure and index.html into `outdir`; returns the paths written, index.html last."""
     if G.c_dim > 0:
         raise InputError("the demo shows unconditional networks; this one needs class labels (use the other verbs "
                          "with --class)")
-    if projection_steps < 1:
-        raise InputError(f"the projection needs at least 1 step, got {projection_steps}")
+    if projection_steps < 1 or tune_steps < 1:
+        raise InputError(f"the projection needs at least 1 step of each phase, got {projection_steps} projection "
+                         f"and {tune_steps} tuning steps")
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     G = G.eval().requires_grad_(False)
@@ -99,16 +103,19 @@ def run_demo(G: nn.Module, outdir: str | Path, projection_steps: int = PROJECTIO
     target = toonfaces.toonface(PROJECTION_TARGET, G.img_resolution)
     if G.img_channels == 1:
         target = target.mean(axis=2, keepdims=True).round().astype(np.uint8)
-    result = project(G, target[None], method="official", space="w+", loss="pixel", num_steps=projection_steps,
-                     optimize_noise=False, progress=True)
+    result = project(G, target[None], method="pti", loss="pixel", num_steps=projection_steps,
+                     tune_steps=tune_steps, tune_lr=TUNE_LR, progress=True)
     with torch.no_grad():
-        projected = render(G, result.ws)[0]
-    quality = psnr(target, projected)
-    save_png(figures.labeled_grid([[target, projected]], None, ["target", f"projection {quality:.1f} dB"]),
+        pivot = render(G, result.ws, noise=result.noise)[0]
+        projected = render(result.G, result.ws, noise=result.noise)[0]
+    found, quality = psnr(target, pivot), psnr(target, projected)
+    save_png(figures.labeled_grid([[target, pivot, projected]], None,
+                                  ["target", f"in W {found:.1f} dB", f"tuned {quality:.1f} dB"]),
              out / "projection.png")
     done(Figure("projection.png", "Projection",
-                f"A built-in face the model never saw, found in W+ by {projection_steps} steps of gradient "
-                f"descent on the pixel loss (PSNR {quality:.1f} dB)."))
+                f"A built-in face the model never saw, found in W by {projection_steps} steps of gradient "
+                f"descent on the pixel loss (PSNR {found:.1f} dB), then the generator tuned around that w for "
+                f"{tune_steps} steps (pivotal tuning: PSNR {quality:.1f} dB)."))
 
     with atomic_path(out / "index.html") as tmp:
         Path(tmp).write_text(_index_html(made), encoding="utf-8")
