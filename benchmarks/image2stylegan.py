@@ -13,7 +13,8 @@ compared at equal step budgets.
 (e) Image classes: held-out toonfaces against real photos that scikit-image ships (the astronaut's face,
     aligned, the cat `chelsea`, `coffee`), W and W+.
 Then: W (official projector), W+ (Image2StyleGAN) and PTI with the same number of steps (PTI splits its
-budget: half for the pivot, half for tuning), seconds per image; and how far a SeFa direction moves the
+budget: half for the pivot, half for tuning; at the paper's tuning rate and at `stylegan demo`'s), seconds
+per image; and how far a SeFa direction moves the
 image of the tuned network against the original network (the ratio of mean pixel changes).
 All figures are PSNR in dB of the 8-bit result against its target (LPIPS needs the VGG16 weights, which
 this benchmark does not download).
@@ -30,6 +31,7 @@ import stylegan
 from stylegan.data.toonfaces import toonface
 from stylegan.io import fit_image, make_grid, save_png
 from stylegan.latent import align_photo, apply_direction, project, psnr, render, sefa
+from stylegan.media import DEMO_TUNE_LR
 
 from .machine import describe
 
@@ -142,7 +144,9 @@ def main() -> None:
     for label, images in (("held-out toonfaces", faces), ("photos (astronaut aligned, cat, coffee)", real)):
         by_method = {"W (official projector)": [run(G, f, "official", steps) for f in images],
                      "W+ (Image2StyleGAN)": [run(G, f, "image2stylegan", steps) for f in images],
-                     "PTI": [run(G, f, "pti", half, tune_steps=steps - half) for f in images]}
+                     "PTI": [run(G, f, "pti", half, tune_steps=steps - half) for f in images],
+                     f"PTI, tuning lr {DEMO_TUNE_LR:g} (the demo's)": [
+                         run(G, f, "pti", half, tune_steps=steps - half, tune_lr=DEMO_TUNE_LR) for f in images]}
         pti += by_method["PTI"]
         rows += [[label, name, mean([r[0] for r in results]), mean([r[1] for r in results])]
                  for name, results in by_method.items()]
