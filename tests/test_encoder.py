@@ -129,3 +129,26 @@ def test_the_demo_model_ships_its_encoder(tmp_path):
                                       "--outdir", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p" / "proj.png").is_file()
+
+
+def test_a_folder_is_encoded_in_batches(trained, tmp_path, monkeypatch):
+    """`project --method encoder` on a folder encodes ENCODER_BATCH targets per pass, and each target's
+    files hold its own row of the batch."""
+    from stylegan.latent import projection
+    network, run = trained
+    G = stylegan.load(network)
+    E = load_encoder(run, G)
+    faces = render(G, seeds_to_ws(G, [3, 4, 5], 0.7))
+    for k, face in enumerate(faces):
+        save_png(face, tmp_path / f"face{k}.png")
+    monkeypatch.setattr(projection, "ENCODER_BATCH", 2)
+    passes = []
+    encode = projection.encode
+    monkeypatch.setattr(projection, "encode", lambda E, G, target, **kw: passes.append(len(target)) or
+                        encode(E, G, target, **kw))
+    projection.project_files(G, tmp_path, tmp_path / "out", method="encoder", encoder=E, report=lambda line: None)
+    assert passes == [2, 1]
+    for batch in ([0, 1], [2]):
+        ws = project(G, faces[batch], method="encoder", encoder=E).ws
+        for row, k in enumerate(batch):
+            assert np.array_equal(read_image(tmp_path / "out" / f"face{k}" / "proj.png"), render(G, ws[row:row + 1])[0])

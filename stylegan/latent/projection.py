@@ -257,13 +257,15 @@ def image_files(target: str | Path) -> list[Path]:
 
 
 TUNED_FILE = "tuned.safetensors"
+ENCODER_BATCH = 16  # targets of a folder per encoder pass
 
 
 def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: str = "official",
                   num_steps: int | None = None, vgg: nn.Module | None = None, save_video: bool = False,
                   align: bool = False, report: Callable[[str], None] = print,
                   **options) -> list[tuple[str, float, float, float]]:
-    """Project an image, or each image of a folder one at a time, writing per target `target.png`,
+    """Project an image, or each image of a folder one at a time (with method='encoder', ENCODER_BATCH at a
+    time: one pass of the encoder each), writing per target `target.png`,
     `proj.png`, `noise.npz` (when noise is optimised), `tuned.safetensors` (pivotal tuning: the tuned
     generator, which renders `projected_w.npz` as `proj.png`), `proj.mp4` (with `save_video`) and, last,
     `projected_w.npz`, whose presence marks the target done (a rerun skips it: resumable).
@@ -283,24 +285,10 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
                                            AUTO_LOSS[method])
     if align:
         from .align_files import align_photo  # (align_files imports this module)
-    rows = []
-    for file in files:
-        folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
-        if (folder / "projected_w.npz").exists():
-            report(f"{file.name}: already projected, skipping")
-            continue
-        try:
-            picture, _ = decode_image(file, 3 if align else G.img_channels)
-            if align:
-                picture = align_photo(picture, G.img_resolution, name=file.name)[0]
-        except StyleGANError as exc:
-            if len(files) == 1:
-                raise
-            report(f"{file.name}: skipped, {exc}")
-            rows.append((file.name, float("nan"), float("nan"), float("nan")))
-            continue
-        image, result = project_image(G, picture, method=method, num_steps=num_steps, vgg=vgg,
-                                      keep_every=max(1, steps // 100), **options)
+    rows: list[tuple[str, float, float, float]] = []
+    batch: list[tuple[Path, Path, np.ndarray]] = []  # encoder targets waiting for their pass
+
+    def write(file: Path, folder: Path, image: np.ndarray, result: Projection) -> None:
         kwargs = {"noise": result.noise} if result.noise is not None else {}
         proj = render(result.G or G, result.ws, **kwargs)[0]
         save_png(image, folder / "target.png")
@@ -320,4 +308,38 @@ def project_files(G: nn.Module, target: str | Path, outdir: str | Path, method: 
         lpips_text = f", LPIPS {distance:.4f}" if has_lpips else ""
         loss_text = f"loss {final:.4f}, " if result.losses else ""
         report(f"{file.name}: {loss_text}PSNR {rows[-1][2]:.2f} dB{lpips_text} -> {folder}")
+
+    def encode_batch() -> None:
+        if batch:
+            result = project(G, np.stack([image for _, _, image in batch]), method=method, **options)
+            for k, (file, folder, image) in enumerate(batch):
+                ws = result.ws[k:k + 1]
+                write(file, folder, image, Projection(ws=ws, noise=None, losses=[], history=ws[None].cpu(),
+                                                      options=result.options))
+            batch.clear()
+
+    for file in files:
+        folder = out / file.stem if len(files) > 1 or Path(target).is_dir() else out
+        if (folder / "projected_w.npz").exists():
+            report(f"{file.name}: already projected, skipping")
+            continue
+        try:
+            picture, _ = decode_image(file, 3 if align else G.img_channels)
+            if align:
+                picture = align_photo(picture, G.img_resolution, name=file.name)[0]
+        except StyleGANError as exc:
+            if len(files) == 1:
+                raise
+            report(f"{file.name}: skipped, {exc}")
+            rows.append((file.name, float("nan"), float("nan"), float("nan")))
+            continue
+        if method == "encoder":
+            batch.append((file, folder, fit_image(picture, G.img_resolution, G.img_channels)))
+            if len(batch) == ENCODER_BATCH:
+                encode_batch()
+            continue
+        image, result = project_image(G, picture, method=method, num_steps=num_steps, vgg=vgg,
+                                      keep_every=max(1, steps // 100), **options)
+        write(file, folder, image, result)
+    encode_batch()
     return rows
