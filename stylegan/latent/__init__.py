@@ -27,7 +27,7 @@ __getattr__ = exports(__name__, {
     "MAX_SEED": "seeds", "parse_seeds": "seeds", "truncate": ".models.mapping", "style_ranges": ".models.common",
     "noise_modes": ".models.noise", "random_noise": ".models.noise", "load_ws": ".io.latents",
     "save_ws": ".io.latents", "render": "generate", "generate_for_seeds": "generate",
-    "set_input_transform": "generate", "input_transform": "generate", "check_truncation": "generate",
+    "set_input_transform": "generate", "input_transform": "generate", "check_truncation": "space",
     "Directions": "edit", "sefa": "edit", "ganspace": "edit", "interfacegan": "edit", "apply_direction": "edit",
     "Projection": "projection", "project": "projection", "project_image": "projection",
     "project_files": "projection", "psnr": "projection", "tune": "pti", "Settings": "settings",

@@ -23,9 +23,9 @@ from ..io.latents import load_direction, load_ws
 from ..models.mapping import truncate
 from ..models.noise import NOISE_MODES, random_noise
 from .edit import Directions, apply_direction, ganspace, sefa
-from .generate import check_truncation, set_input_transform
+from .generate import set_input_transform
 from .seeds import MAX_SEED
-from .space import blend, class_label, device_of, resolve_layers, seeds_to_z
+from .space import blend, check_truncation, class_label, device_of, resolve_layers, seeds_to_z
 
 SEED_ROW = 100  # the 2-D seed lattice: the point (i, j) stands for seed i + SEED_ROW * j (mod 2**32)
 COMPONENTS = 10  # SeFa and GANSpace components offered

@@ -30,9 +30,9 @@ from ..io.images import save_png
 from ..io.latents import load_direction, load_ws, save_ws, split_index
 from ..io.outputs import RunRecord, check_outputs, network_identity
 from ..latent.edit import apply_direction
-from ..latent.generate import check_truncation, render
+from ..latent.generate import render
 from ..latent.projection import project_image
-from ..latent.space import blend, resolve_layers, seeds_to_ws
+from ..latent.space import blend, check_truncation, resolve_layers, seeds_to_ws
 from ..media.figures import labeled_grid
 from ..models.mapping import truncate
 from .options import check_options, crop_bounds, finite_number, shown
