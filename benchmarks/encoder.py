@@ -2,13 +2,14 @@
 
     python -m benchmarks.encoder [--network builtin:demo] [--encoder FOLDER] [--faces 64] [--run RUN_FOLDER]
 
-For each image: (a) the encoder alone, (b) the encoder's ws then 100 optimisation steps, (c) optimisation
-from the mean w for 300 and for 1,000 steps, (d) pivotal tuning (100 steps of tuning) from a pivot found
-from the mean and from the encoder's ws; PSNR in dB of the 8-bit result and seconds per image. Optimisation
-is Image2StyleGAN's (W+, lr 0.01) with the offline loss (pixel + MS-SSIM; LPIPS needs the VGG16 weights,
-which this benchmark does not download). Images: `--faces` held-out toonfaces (dataset drawings the demo
-model never saw, not model samples) and scikit-image's photos (the astronaut's face aligned by the
-package, the cat, the coffee cup). Given the encoder's training run folder (`--run`), it also prints the
+For each image: (a) the encoder alone, (b) the encoder's ws then 100 optimisation steps of the ws, (b') the
+encoder's ws as the pivot of 100 steps of pivotal tuning (lr 3e-3, the demo's), (c) optimisation from the
+mean w for 300 and for 1,000 steps, (d) pivotal tuning (100 steps of tuning, lr 3e-4) from a pivot found
+in 100 steps from the mean and from the encoder's ws (rows' mean: the pivot is in W); PSNR in dB of the
+8-bit result and seconds per image. Optimisation is Image2StyleGAN's (W+, lr 0.01) with the offline loss
+(pixel + MS-SSIM; LPIPS needs the VGG16 weights, which this benchmark does not download). Images:
+`--faces` held-out toonfaces (dataset drawings the demo model never saw, not model samples) and
+scikit-image's photos (the astronaut's face aligned by the package, the cat, the coffee cup). Given the encoder's training run folder (`--run`), it also prints the
 encoder's quality against training time from the run's log. The defaults use the bundled demo encoder.
 """
 from __future__ import annotations
@@ -41,6 +42,8 @@ def measure(G, E, images: list[np.ndarray], label: str) -> list[list]:
     methods = {
         "(a) encoder alone": dict(method="encoder"),
         "(b) encoder + 100 steps": dict(method="image2stylegan", init="encoder", num_steps=100),
+        "(b') encoder's ws as the pivot + 100 tuning steps": dict(method="pti", init="encoder", num_steps=0,
+                                                                   tune_steps=100, tune_lr=3e-3),
         "(c) mean + 300 steps": dict(method="image2stylegan", num_steps=300),
         "(c) mean + 1,000 steps": dict(method="image2stylegan", num_steps=1000),
         "(d) PTI from the mean (100 + 100)": dict(method="pti", num_steps=100, tune_steps=100),

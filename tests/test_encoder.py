@@ -152,3 +152,77 @@ def test_a_folder_is_encoded_in_batches(trained, tmp_path, monkeypatch):
         ws = project(G, faces[batch], method="encoder", encoder=E).ws
         for row, k in enumerate(batch):
             assert np.array_equal(read_image(tmp_path / "out" / f"face{k}" / "proj.png"), render(G, ws[row:row + 1])[0])
+
+
+def _far_images(G, folder, count: int, first_seed: int) -> list[np.ndarray]:
+    """Images the generator's samples never look like (its images at psi 2.5 with colours inverted), saved as a
+    dataset folder: the kind of real images a generator covers only in part."""
+    folder.mkdir(parents=True, exist_ok=True)
+    images = [255 - render(G, seeds_to_ws(G, [first_seed + k], 2.5))[0] for k in range(count)]
+    for k, image in enumerate(images):
+        save_png(image, folder / f"{k:03d}.png")
+    return images
+
+
+def test_real_images_in_training_fit_images_unlike_the_samples(trained, tmp_path):
+    """`data`: an encoder trained on a dataset's images as well as samples reconstructs held-out images of that
+    kind better than one trained, from the same start for the same steps, on samples alone."""
+    network, run = trained
+    G = stylegan.load(network)
+    _far_images(G, tmp_path / "data", 64, 1000)
+    held_out = _far_images(G, tmp_path / "held-out", 8, 5000)
+    quality = {}
+    for name, data in (("samples", None), ("data", str(tmp_path / "data"))):
+        train_encoder(EncoderOptions(network=str(network), out=str(tmp_path / name), steps=400, tick=100, snap=400,
+                                     start=str(run), data=data, **SMALL), progress=False, log=lambda _: None)
+        E = load_encoder(tmp_path / name, G)
+        ws = project(G, np.stack(held_out), method="encoder", encoder=E).ws
+        quality[name] = np.mean([psnr(render(G, ws[k:k + 1])[0], image) for k, image in enumerate(held_out)])
+    assert quality["data"] > quality["samples"] + 1.0, quality
+
+
+def test_a_resumed_run_with_data_equals_an_uninterrupted_one(trained, tmp_path):
+    network, run = trained
+    _far_images(stylegan.load(network), tmp_path / "data", 16, 0)
+    options = dict(network=str(network), tick=2, snap=2, data=str(tmp_path / "data"), data_share=0.5, **SMALL)
+    train_encoder(EncoderOptions(out=str(tmp_path / "a"), steps=4, **options), progress=False, log=lambda _: None)
+    train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=2, **options), progress=False, log=lambda _: None)
+    lines = []
+    train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=4, **options), progress=False, log=lines.append,
+                  given={"steps"})
+    assert "4 of 8 targets per step from" in lines[0]
+    G = stylegan.load(network)
+    a, b = (load_encoder(tmp_path / name, G).state_dict() for name in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_start_or_dataset_that_does_not_fit_is_refused(trained, tmp_path):
+    network, run = trained
+    options = dict(network=str(network), steps=1, **SMALL)
+    with pytest.raises(stylegan.InputError, match="--start .* has another shape"):
+        train_encoder(EncoderOptions(out=str(tmp_path / "a"), **{**options, "features": 8}, start=str(run)),
+                      progress=False, log=lambda _: None)
+    (tmp_path / "big").mkdir()
+    save_png(np.zeros([32, 32, 3], np.uint8), tmp_path / "big" / "0.png")
+    with pytest.raises(stylegan.InputError, match="32x32, but 16x16 is needed"):
+        train_encoder(EncoderOptions(out=str(tmp_path / "b"), data=str(tmp_path / "big"), **options),
+                      progress=False, log=lambda _: None)
+    result = CliRunner().invoke(cli, ["encoder", "train", "--network", str(network), "--out", str(tmp_path / "c"),
+                                      "--data-share", "1.5"])
+    assert result.exit_code == 2 and "--data-share" in result.output
+
+
+def test_pivotal_tuning_takes_the_encoders_ws_as_its_pivot(trained):
+    """PTI with init='encoder' and no projection steps tunes the generator around the encoder's own ws (W+),
+    which then render the target better than before tuning."""
+    network, run = trained
+    G = stylegan.load(network)
+    E = load_encoder(run, G)
+    target = 255 - render(G, seeds_to_ws(G, [77], 2.5))[0]
+    encoded = project(G, target, method="encoder", encoder=E).ws
+    tuned = project(G, target, method="pti", init="encoder", num_steps=0, tune_steps=30, tune_lr=3e-3,
+                    loss="pixel", encoder=E, progress=False)
+    assert torch.equal(tuned.ws, encoded) and tuned.options["method"] == "pti"
+    assert psnr(render(tuned.G, tuned.ws)[0], target) > psnr(render(G, encoded)[0], target) + 1.0
+    with pytest.raises(stylegan.InputError, match="0 projection steps takes the encoder's ws"):
+        project(G, target, method="pti", num_steps=0, encoder=E)

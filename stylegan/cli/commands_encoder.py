@@ -1,4 +1,4 @@
-"""`stylegan encoder train`: an image encoder for any generator, trained on the generator's own samples."""
+"""`stylegan encoder train`: an image encoder for any generator, trained on its own samples (and real images)."""
 from __future__ import annotations
 
 import click
@@ -28,6 +28,13 @@ def encoder() -> None:
               help="Encoder's most feature maps")
 @click.option("--features", type=click.IntRange(1), default=128, show_default=True,
               help="Width of the dense layer before the ws")
+@click.option("--data", default=None,
+              help="A dataset (zip, folder or builtin:toonfaces) whose images join the samples as targets: what "
+                   "the encoder will be given, when the generator covers it only in part")
+@click.option("--data-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="With --data: the share of each batch taken from it")
+@click.option("--start", default=None, type=click.Path(exists=True),
+              help="Begin from this encoder's weights (e.g. one trained for an earlier snapshot of the generator)")
 @click.option("--snap", type=click.IntRange(1), default=1000, show_default=True, help="Snapshot every N steps")
 @click.option("--tick", type=click.IntRange(1), default=100, show_default=True, help="Log every N steps")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of the training latents")
@@ -37,8 +44,8 @@ def encoder() -> None:
 @user_errors
 @click.pass_context
 def encoder_train(ctx: click.Context, out: str, device: str, vgg: str | None, **options) -> None:
-    """Train an encoder into W+ for NETWORK on its own samples; an existing run folder resumes where it stopped
-    (then --steps, --snap and --tick may change)."""
+    """Train an encoder into W+ for NETWORK on its own samples (and, with --data, on real images); an existing
+    run folder resumes where it stopped (then --steps, --snap and --tick may change)."""
     from click.core import ParameterSource
 
     from ..runtime import keep_freed_memory

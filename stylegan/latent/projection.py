@@ -11,6 +11,8 @@ Two published algorithms:
   conv1_2, conv3_2 and conv4_2 (each normalised by its element count), 5000 steps.
 - 'pti', pivotal tuning (Roich et al. 2021; `pti.py`): the official projector's w is the pivot, then a copy
   of the generator is tuned so that the pivot reproduces the target; the result carries the tuned network.
+  With `init='encoder'` and `num_steps=0` the encoder's ws (W+) are the pivot, with no search (as PTI's
+  variant with an e4e pivot).
 - 'encoder': one pass of a learned encoder (`models.encoder`, trained with `stylegan encoder train`), no
   optimisation; and `init='encoder'` starts any optimising method at the encoder's ws.
 """
@@ -139,10 +141,16 @@ def project(G: nn.Module, target, method: str = "official", space: str | None = 
         if (space or "w") != "w":
             raise InputError("pivotal tuning takes its pivot in W (--space w)")
         spec, vgg = choose_loss(loss or "auto", D, vgg, AUTO_LOSS[method])  # one weight search, one warning
-        pivot = project(G, target, "official", loss=spec, num_steps=num_steps, lr=lr, init=init,
-                        optimize_noise=optimize_noise, w_avg_samples=w_avg_samples, seed=seed, class_idx=class_idx,
-                        D=D, vgg=vgg, stabilize=stabilize, keep_every=keep_every, callback=callback,
-                        progress=progress, encoder=encoder)
+        if num_steps == 0 and init != "encoder":
+            raise InputError("pivotal tuning with 0 projection steps takes the encoder's ws as its pivot: give "
+                             "--init encoder (and --encoder), or at least 1 step")
+        if num_steps == 0:  # the encoder's W+ ws are the pivot, as PTI with an e4e pivot
+            pivot = project(G, target, "encoder", encoder=encoder)
+        else:
+            pivot = project(G, target, "official", loss=spec, num_steps=num_steps, lr=lr, init=init,
+                            optimize_noise=optimize_noise, w_avg_samples=w_avg_samples, seed=seed,
+                            class_idx=class_idx, D=D, vgg=vgg, stabilize=stabilize, keep_every=keep_every,
+                            callback=callback, progress=progress, encoder=encoder)
         with_lpips = vgg is not None and getattr(vgg, "has_lpips", False)
         tuning = tune(G, _as_target(G, target), pivot.ws, pivot.noise, num_steps=tune_steps or TUNE_STEPS,
                       lr=tune_lr or TUNE_LR, vgg=vgg, locality=locality, seed=seed, class_idx=class_idx,

@@ -1,12 +1,17 @@
-"""Training an encoder (`models.encoder`) for a generator on the generator's own samples.
+"""Training an encoder (`models.encoder`) for a generator on the generator's own samples and, given a dataset,
+on real images too.
 
 Each step draws a batch of latents (truncation psi uniform in [0.5, 1], style mixing at a random layer half
 of the time, so the ws cover W+), renders them with fresh noise as targets, and runs the encoder's
 refinement passes from the mean w: pass k adds E(target, image of the ws so far) to the ws (the previous
 passes' results detached, as ReStyle trains). Each pass is scored against the known ws (latent distance)
 and the target image (pixel MSE, plus LPIPS when the VGG16 weights are there, else the offline MS-SSIM
-loss); the generator stays fixed. Latents come from generators seeded by (seed, step), so a resumed run
-draws what the uninterrupted one would have: N steps, a resume and N more equal 2N steps.
+loss); the generator stays fixed. With `data`, a share of each batch (`data_share`) is images from that
+dataset instead, scored on pixels and perception only (their ws are unknown), as pSp and e4e train: samples
+teach the encoder the generator's latent space, real images the images it will be given, which a generator
+covers only in part. Latents and dataset indices come from generators seeded by (seed, step), so a resumed
+run draws what the uninterrupted one would have: N steps, a resume and N more equal 2N steps. `start`
+begins from another encoder's weights (one trained for an earlier snapshot of the same generator, say).
 
 A run folder holds `encoder.safetensors` (the encoder, loadable with `load_encoder`; written at every
 snapshot), `training-state.pt` (the encoder's weights, the optimiser and the step: what a resume reads;
@@ -21,16 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from .. import hub
 from ..errors import CheckpointError, InputError
+from ..data.dataset import open_dataset
 from ..formats import native
 from ..io.files import atomic_path, read_json, write_atomic
 from ..latent.perceptual import choose_loss, make_loss
-from ..latent.encoding import ENCODER_FILE
+from ..latent.encoding import ENCODER_FILE, load_encoder
 from ..models.encoder import Encoder, generator_digest
 from .log import open_stats
 
@@ -59,14 +66,17 @@ class EncoderOptions:
     seed: int = 0
     snap: int = 1000
     tick: int = 100
+    data: str | None = None
+    data_share: float = 0.5
+    start: str | None = None
 
     def validate(self) -> None:
         """Raise InputError for options that cannot run, naming the option."""
         for name in ("steps", "batch", "iterations", "snap", "tick", "channel_base", "channel_max", "features"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if not 0 <= self.psi_min <= 1 or not 0 <= self.mixing <= 1:
-            raise InputError("--psi-min and --mixing must be between 0 and 1")
+        if not 0 <= self.psi_min <= 1 or not 0 <= self.mixing <= 1 or not 0 <= self.data_share <= 1:
+            raise InputError("--psi-min, --mixing and --data-share must be between 0 and 1")
         if self.lr <= 0:
             raise InputError(f"--lr must be positive, got {self.lr}")
 
@@ -75,6 +85,9 @@ def sample(G: nn.Module, batch: int, generator: torch.Generator, psi_min: float,
            device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Training pairs: ws [batch, num_ws, w_dim] (truncated, some style-mixed) and their images with fresh
     noise, in [-1, 1]."""
+    if batch == 0:
+        return (torch.empty([0, G.num_ws, G.w_dim], device=device),
+                torch.empty([0, G.img_channels, G.img_resolution, G.img_resolution], device=device))
     z = torch.randn([2, batch, G.z_dim], generator=generator).to(device)
     psi = (psi_min + (1 - psi_min) * torch.rand([batch, 1, 1], generator=generator)).to(device)
     mixed = torch.rand([batch], generator=generator) < mixing
@@ -93,8 +106,16 @@ def sample(G: nn.Module, batch: int, generator: torch.Generator, psi_min: float,
     return ws, images
 
 
+def real_images(dataset, count: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """`count` dataset images at random (indices from `generator`), float [count, C, H, W] in [-1, 1]."""
+    index = torch.randint(0, len(dataset), [count], generator=generator).tolist()
+    images = torch.from_numpy(np.stack([dataset[i][0] for i in index])).to(device)
+    return images.to(torch.float32) / 127.5 - 1
+
+
 class _Scorer:
-    """The per-pass loss: latent distance, pixel MSE and the perceptual term against the batch's targets."""
+    """The per-pass loss: latent distance (on the rows whose ws are known: the first `known`), pixel MSE and
+    the perceptual term against the batch's targets."""
 
     def __init__(self, opts: EncoderOptions, vgg: nn.Module | None, spec: str):
         self.opts, self.vgg, self.spec = opts, vgg, spec
@@ -103,7 +124,9 @@ class _Scorer:
                  target: torch.Tensor) -> dict[str, torch.Tensor]:
         target255, image255 = (target + 1) * 127.5, (image + 1) * 127.5
         loss = make_loss(self.spec, target255, vgg=self.vgg)
-        parts = {"latent": (ws - true_ws).square().mean() * self.opts.latent_weight,
+        known = len(true_ws)
+        latent = (ws[:known] - true_ws).square().mean() if known else ws.new_zeros([])
+        parts = {"latent": latent * self.opts.latent_weight,
                  "pixel": ((image - target) / 2).square().mean() * self.opts.pixel_weight,
                  "perceptual": loss(image255).mean() * self.opts.perceptual_weight}
         return parts
@@ -148,19 +171,26 @@ def train_encoder(opts: EncoderOptions, device: torch.device | str = "cpu", log:
         E.load_state_dict(state["encoder"])
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
+    elif opts.start is not None:
+        _start_from(E, opts.start)
+    dataset = _open_data(opts.data, G) if opts.data is not None else None
+    real = round(opts.batch * opts.data_share) if dataset is not None else 0
     spec, vgg = choose_loss("auto", None, vgg, auto="lpips")
     scorer = _Scorer(opts, vgg.to(device) if vgg is not None else None, spec)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / OPTIONS_FILE) as tmp:
         tmp.write_text(json.dumps(dataclasses.asdict(opts), indent=2))
+    source = f"; {real} of {opts.batch} targets per step from {opts.data}" if real else ""
     log(f"training an encoder for {opts.network} ({G.img_resolution}², {G.num_ws} ws) from step {step} to "
-        f"{opts.steps} in {out}; losses: latent, pixel, {spec}")
+        f"{opts.steps} in {out}; losses: latent, pixel, {spec}{source}")
     stats = open_stats(out)
     sums, start, bar = {}, time.time(), tqdm(total=opts.steps, initial=step, desc="encoder", disable=not progress)
     try:
         while step < opts.steps:
             generator = torch.Generator().manual_seed(opts.seed * 1_000_003 + step)
-            true_ws, target = sample(G, opts.batch, generator, opts.psi_min, opts.mixing, device)
+            true_ws, target = sample(G, opts.batch - real, generator, opts.psi_min, opts.mixing, device)
+            if real:
+                target = torch.cat([target, real_images(dataset, real, generator, device)])
             ws = G.mapping.w_avg.reshape(1, 1, -1).expand(opts.batch, G.num_ws, -1)
             current = G.synthesis(ws, noise_mode="const").detach()
             total = 0
@@ -193,6 +223,28 @@ def train_encoder(opts: EncoderOptions, device: torch.device | str = "cpu", log:
         stats.close()
         bar.close()
     return out / ENCODER_FILE
+
+
+def _open_data(path: str, G: nn.Module):
+    """The dataset of real targets, which must be of the generator's resolution and channels."""
+    dataset = open_dataset(path, resolution=G.img_resolution)
+    if dataset.num_channels != G.img_channels:
+        raise InputError(f"{path}: images have {dataset.num_channels} channel(s), the generator makes "
+                         f"{G.img_channels}")
+    return dataset
+
+
+def _start_from(E: Encoder, path: str) -> None:
+    """Copy the weights of the encoder at `path` into E, which must have its shapes."""
+    start = load_encoder(path)
+    theirs, ours = start.state_dict(), E.state_dict()
+    if {k: v.shape for k, v in theirs.items()} != {k: v.shape for k, v in ours.items()}:
+        keys = ("num_ws", "w_dim", "img_resolution", "channel_base", "channel_max", "features")
+        raise InputError(f"--start {path}: that encoder has another shape ("
+                         + ", ".join(f"{k} {start.config.get(k)}" for k in keys)
+                         + "); start from one of this generator's shape, or give its --channel-base, "
+                           "--channel-max and --features")
+    E.load_state_dict(theirs)
 
 
 def _save(out: Path, E: Encoder, optimizer: torch.optim.Optimizer, step: int, opts: EncoderOptions) -> None:
