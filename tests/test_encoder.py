@@ -46,7 +46,12 @@ def test_training_reduces_the_losses(trained):
         assert ticks[-1][term] < 0.9 * ticks[0][term], term
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    """Same weights as one run of all the steps, and the log's times count on from the first leg's (a clock
+    that ticks once a call makes both legs equally long)."""
+    from stylegan.train import encoder as encoder_module
+    clock = iter(range(10 ** 6))
+    monkeypatch.setattr(encoder_module.time, "time", lambda: float(next(clock)))
     network = _generator(tmp_path / "G.safetensors", 1)
     options = dict(network=str(network), tick=3, snap=3, **SMALL)
     train_encoder(EncoderOptions(out=str(tmp_path / "a"), steps=6, **options), progress=False, log=lambda _: None)
@@ -55,6 +60,8 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=6, **options), progress=False, log=lines.append,
                   given={"steps"})
     assert "from step 3 to 6" in lines[0]
+    first, second = (tick["seconds"] for tick in read_stats(tmp_path / "b"))
+    assert second >= 2 * first > 0
     G = stylegan.load(network)
     a, b = (load_encoder(tmp_path / name, G).state_dict() for name in ("a", "b"))
     assert all(torch.equal(a[k], b[k]) for k in a)

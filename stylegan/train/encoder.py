@@ -14,8 +14,9 @@ run draws what the uninterrupted one would have: N steps, a resume and N more eq
 begins from another encoder's weights (one trained for an earlier snapshot of the same generator, say).
 
 A run folder holds `encoder.safetensors` (the encoder, loadable with `load_encoder`; written at every
-snapshot), `training-state.pt` (the encoder's weights, the optimiser and the step: what a resume reads;
-written first), `encoder_options.json` and `stats.jsonl`.
+snapshot), `training-state.pt` (the encoder's weights, the optimiser, the step and the seconds of training so
+far: what a resume reads; written first), `encoder_options.json` and `stats.jsonl` (whose times count
+on across resumes).
 """
 from __future__ import annotations
 
@@ -165,12 +166,12 @@ def train_encoder(opts: EncoderOptions, device: torch.device | str = "cpu", log:
     E = Encoder(G.img_resolution, G.img_channels, G.num_ws, G.w_dim, opts.channel_base, opts.channel_max,
                 opts.features, opts.iterations, digest).to(device)
     optimizer = torch.optim.Adam(E.parameters(), lr=opts.lr)
-    step = 0
+    step, elapsed = 0, 0.0
     if resuming and (out / STATE_FILE).is_file():
         state = _read_state(out / STATE_FILE)
         E.load_state_dict(state["encoder"])
         optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])
+        step, elapsed = int(state["step"]), float(state.get("seconds", 0.0))
     elif opts.start is not None:
         _start_from(E, opts.start)
     dataset = _open_data(opts.data, G) if opts.data is not None else None
@@ -184,7 +185,7 @@ def train_encoder(opts: EncoderOptions, device: torch.device | str = "cpu", log:
     log(f"training an encoder for {opts.network} ({G.img_resolution}², {G.num_ws} ws) from step {step} to "
         f"{opts.steps} in {out}; losses: latent, pixel, {spec}{source}")
     stats = open_stats(out)
-    sums, start, bar = {}, time.time(), tqdm(total=opts.steps, initial=step, desc="encoder", disable=not progress)
+    sums, start, bar = {}, time.time() - elapsed, tqdm(total=opts.steps, initial=step, desc="encoder", disable=not progress)
     try:
         while step < opts.steps:
             generator = torch.Generator().manual_seed(opts.seed * 1_000_003 + step)
@@ -215,9 +216,9 @@ def train_encoder(opts: EncoderOptions, device: torch.device | str = "cpu", log:
                 log(f"step {step}: " + ", ".join(f"{k} {v / count:.4f}" for k, v in sums.items()))
                 sums = {}
             if step % opts.snap == 0 or step == opts.steps:
-                _save(out, E, optimizer, step, opts)
+                _save(out, E, optimizer, step, opts, time.time() - start)
     except KeyboardInterrupt:
-        _save(out, E, optimizer, step, opts)
+        _save(out, E, optimizer, step, opts, time.time() - start)
         log(f"stopped at step {step} after a snapshot; resume with `stylegan encoder train --out {out}`")
     finally:
         stats.close()
@@ -247,11 +248,14 @@ def _start_from(E: Encoder, path: str) -> None:
     E.load_state_dict(theirs)
 
 
-def _save(out: Path, E: Encoder, optimizer: torch.optim.Optimizer, step: int, opts: EncoderOptions) -> None:
-    """The training state first, then the encoder (whose file is what users load)."""
+def _save(out: Path, E: Encoder, optimizer: torch.optim.Optimizer, step: int, opts: EncoderOptions,
+          seconds: float) -> None:
+    """The training state first, then the encoder (whose file is what users load); `seconds` of training in
+    all, so that a resumed run's log counts on from there."""
     write_atomic(out / STATE_FILE, lambda f: torch.save({"encoder": E.state_dict(), "optimizer": optimizer.state_dict(),
-                                                         "step": step}, f))
-    native.save_networks({"E": E}, out / ENCODER_FILE, extra={"step": step, "options": dataclasses.asdict(opts)})
+                                                         "step": step, "seconds": seconds}, f))
+    native.save_networks({"E": E}, out / ENCODER_FILE, extra={"step": step, "seconds": round(seconds, 1),
+                                                              "options": dataclasses.asdict(opts)})
 
 
 def _read_state(path: Path) -> dict:
