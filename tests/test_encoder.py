@@ -46,20 +46,25 @@ def test_training_reduces_the_losses(trained):
         assert ticks[-1][term] < 0.9 * ticks[0][term], term
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
-    """Same weights as one run of all the steps, and the log's times count on from the first leg's (a clock
-    that ticks once a call makes both legs equally long)."""
+@pytest.mark.parametrize("with_data", [False, True])
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch, with_data):
+    """Same weights as one run of all the steps (with real images among the targets, too), and the log's
+    times count on from the first leg's (a clock that ticks once a call makes both legs equally long)."""
     from stylegan.train import encoder as encoder_module
     clock = iter(range(10 ** 6))
     monkeypatch.setattr(encoder_module.time, "time", lambda: float(next(clock)))
     network = _generator(tmp_path / "G.safetensors", 1)
     options = dict(network=str(network), tick=3, snap=3, **SMALL)
+    if with_data:
+        _far_images(stylegan.load(network), tmp_path / "data", 16, 0)
+        options.update(data=str(tmp_path / "data"), data_share=0.5)
     train_encoder(EncoderOptions(out=str(tmp_path / "a"), steps=6, **options), progress=False, log=lambda _: None)
     train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=3, **options), progress=False, log=lambda _: None)
     lines = []
     train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=6, **options), progress=False, log=lines.append,
                   given={"steps"})
     assert "from step 3 to 6" in lines[0]
+    assert ("4 of 8 targets per step from" in lines[0]) == with_data
     first, second = (tick["seconds"] for tick in read_stats(tmp_path / "b"))
     assert second >= 2 * first > 0
     G = stylegan.load(network)
@@ -186,21 +191,6 @@ def test_real_images_in_training_fit_images_unlike_the_samples(trained, tmp_path
         ws = project(G, np.stack(held_out), method="encoder", encoder=E).ws
         quality[name] = np.mean([psnr(render(G, ws[k:k + 1])[0], image) for k, image in enumerate(held_out)])
     assert quality["data"] > quality["samples"] + 1.0, quality
-
-
-def test_a_resumed_run_with_data_equals_an_uninterrupted_one(trained, tmp_path):
-    network, run = trained
-    _far_images(stylegan.load(network), tmp_path / "data", 16, 0)
-    options = dict(network=str(network), tick=2, snap=2, data=str(tmp_path / "data"), data_share=0.5, **SMALL)
-    train_encoder(EncoderOptions(out=str(tmp_path / "a"), steps=4, **options), progress=False, log=lambda _: None)
-    train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=2, **options), progress=False, log=lambda _: None)
-    lines = []
-    train_encoder(EncoderOptions(out=str(tmp_path / "b"), steps=4, **options), progress=False, log=lines.append,
-                  given={"steps"})
-    assert "4 of 8 targets per step from" in lines[0]
-    G = stylegan.load(network)
-    a, b = (load_encoder(tmp_path / name, G).state_dict() for name in ("a", "b"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_a_start_or_dataset_that_does_not_fit_is_refused(trained, tmp_path):
