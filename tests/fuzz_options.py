@@ -87,6 +87,8 @@ BASES: dict[str, list[str]] = {
     "pipeline": ["pipeline", "{recipe}", "--seeds", "0", "--outdir", "out"],
     "directions": ["directions", "sefa", *GENERATOR, "--num", "2", "--out", "out/dirs.npz"],
     "export": ["export", *GENERATOR, "--format", "torchscript", "--out", "out/g.pt", "--no-verify"],
+    "encoder": ["encoder", "train", *GENERATOR, "--out", "out/enc", "--steps", "1", "--batch", "2", "--channel-base",
+                "64", "--channel-max", "8", "--features", "8", "--iterations", "1"],
 }
 # (base, option or the index of a positional argument, values)
 SLOTS: list[tuple[str, str | int, list[str]]] = [
@@ -115,7 +117,10 @@ SLOTS: list[tuple[str, str | int, list[str]]] = [
     ("dataset", "--labels", in_paths(".json", "{settings}")), ("pipeline", 1, in_paths(".toml", "{recipe}")),
     ("pipeline", "--seeds", SEEDS), ("pipeline", "--outdir", OUT_DIRS), ("directions", "--num", COUNTS),
     ("directions", "--layers", LAYERS), ("directions", "--out", out_files(".npz")),
-    ("export", "--batch", EXPORT_BATCHES),
+    ("export", "--batch", EXPORT_BATCHES), ("encoder", "--data", in_paths(".zip", "{images}", folders=True)),
+    ("encoder", "--data-share", FLOATS), ("encoder", "--start", in_paths(".safetensors", "{network}")),
+    ("encoder", "--out", OUT_DIRS), ("encoder", "--steps", COUNTS), ("encoder", "--iterations", COUNTS),
+    ("encoder", "--lr", FLOATS), ("encoder", "--batch", COUNTS),
 ]
 PLACEHOLDER = re.compile(r"\{(\w+)(?::([^}]*))?\}")
 

@@ -207,6 +207,9 @@ def test_a_start_or_dataset_that_does_not_fit_is_refused(trained, tmp_path):
     result = CliRunner().invoke(cli, ["encoder", "train", "--network", str(network), "--out", str(tmp_path / "c"),
                                       "--data-share", "1.5"])
     assert result.exit_code == 2 and "--data-share" in result.output
+    result = CliRunner().invoke(cli, ["encoder", "train", "--network", str(network), "--out", str(tmp_path / "d"),
+                                      "--lr", "nan"])
+    assert result.exit_code == 1 and "--lr must be a positive number, got nan" in result.output
 
 
 def test_pivotal_tuning_takes_the_encoders_ws_as_its_pivot(trained):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,8 @@ class EncoderOptions:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.psi_min <= 1 or not 0 <= self.mixing <= 1 or not 0 <= self.data_share <= 1:
             raise InputError("--psi-min, --mixing and --data-share must be between 0 and 1")
-        if self.lr <= 0:
-            raise InputError(f"--lr must be positive, got {self.lr}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"--lr must be a positive number, got {self.lr}")
 
 
 def sample(G: nn.Module, batch: int, generator: torch.Generator, psi_min: float, mixing: float,
