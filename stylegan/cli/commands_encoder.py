@@ -26,8 +26,8 @@ def encoder() -> None:
 @click.option("--channel-base", type=click.IntRange(1), default=4096, show_default=True, help="Encoder capacity")
 @click.option("--channel-max", type=click.IntRange(1), default=128, show_default=True,
               help="Encoder's most feature maps")
-@click.option("--features", type=click.IntRange(1), default=128, show_default=True,
-              help="Width of the dense layer before the ws")
+@click.option("--features", type=click.IntRange(1), default=512, show_default=True,
+              help="Width of the dense layer before the ws: the encoder's ws lie in a subspace of this dimension")
 @click.option("--data", default=None,
               help="A dataset (zip, folder or builtin:toonfaces) whose images join the samples as targets: what "
                    "the encoder will be given, when the generator covers it only in part")

@@ -4,7 +4,9 @@ that a few passes from the mean w converge on the target.
 
 The trunk is the StyleGAN2 discriminator's (residual blocks that halve the resolution down to 4x4) on the
 target and the reconstruction side by side (2 x img_channels); two dense layers then give the residual of
-every w. The last layer starts near zero, so an untrained encoder returns the mean w.
+every w. The last layer starts near zero, so an untrained encoder returns the mean w. Every pass adds that
+last layer's output, so the ws an encoder can give lie in an affine subspace of W+ of dimension `features`:
+its width bounds the best reconstruction that any training can reach.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ class Encoder(nn.Module):
     the generator it was trained for (see `generator_digest`)."""
 
     def __init__(self, img_resolution: int, img_channels: int, num_ws: int, w_dim: int, channel_base: int = 4096,
-                 channel_max: int = 128, features: int = 128, iterations: int = 3, generator: str = ""):
+                 channel_max: int = 128, features: int = 512, iterations: int = 3, generator: str = ""):
         super().__init__()
         check_resolution(img_resolution)
         self.img_resolution, self.img_channels, self.num_ws, self.w_dim = img_resolution, img_channels, num_ws, w_dim

@@ -64,7 +64,7 @@ class EncoderOptions:
     mixing: float = 0.5
     channel_base: int = 4096
     channel_max: int = 128
-    features: int = 128
+    features: int = 512
     seed: int = 0
     snap: int = 1000
     tick: int = 100
