@@ -129,6 +129,8 @@ def test_the_demo_model_ships_its_encoder(tmp_path):
     encoder` there: on held-out dataset faces it does better than the average face (what its encoding starts
     from before the first refinement pass)."""
     from stylegan.data.toonfaces import toonface
+    from stylegan.hub import builtin
+    assert builtin.demo_encoder_path().stat().st_size < 5 * 2 ** 20  # a few MB, as it ships inside the package
     G = stylegan.load("builtin:demo")
     E = load_encoder("builtin:demo", G)
     faces = [toonface(99_000 + i, G.img_resolution) for i in range(4)]
