@@ -11,6 +11,8 @@ from stylegan.runtime import keep_freed_memory
 
 FAULTS = """
 import resource, sys, torch
+torch.set_num_threads(1)              # the main thread's heap alone (with worker threads the count
+                                      # varied with their wait policy, which other tests set)
 from stylegan.runtime import keep_freed_memory
 kept = keep_freed_memory()
 x = torch.ones(16 * 2 ** 20)          # 64 MiB, above glibc's largest mmap threshold
