@@ -3,19 +3,20 @@
     python -m benchmarks.encoder [--network builtin:demo] [--encoder FOLDER] [--faces 64] [--run RUN_FOLDER]
                                  [--rows all|encoder|optimisation] [--snapshots ENCODER_FILE ...]
 
-For each image: (a) the encoder alone, (a*) the encoder's reach (the best ws in the subspace its outputs are
-confined to, by optimisation: what no amount of training of this encoder's shape can beat), (b) the encoder's ws then 100 optimisation steps of the ws, (b') the
-encoder's ws as the pivot of 100 steps of pivotal tuning (lr 3e-3, the demo's), (c) optimisation from the
-mean w for 300 and for 1,000 steps, (d) pivotal tuning (100 steps of tuning, lr 3e-4) from a pivot found
-in 100 steps from the mean and from the encoder's ws (rows' mean: the pivot is in W); PSNR in dB of the
-8-bit result and seconds per image. Optimisation is Image2StyleGAN's (W+, lr 0.01) with the offline loss
-(pixel + MS-SSIM; LPIPS needs the VGG16 weights, which this benchmark does not download). Images:
-`--faces` held-out toonfaces (dataset drawings the demo model never saw, not model samples) and
-scikit-image's photos (the astronaut's face aligned by the package, the cat, the coffee cup). Given the encoder's training run folder (`--run`), it also prints the
-encoder's quality against training time from the run's log; given copies of its encoder file at several
-steps (`--snapshots`), it prints instead the PSNR of each alone on the held-out toonfaces, with the step and
-the training hours recorded in the file (or the run's log): the curve of quality against training time. The defaults use the bundled demo
-encoder.
+For each image: (a) the encoder alone, (a*) the encoder's reach (the best ws in the subspace its outputs
+are confined to, by optimisation: what no amount of training of this encoder's shape can beat), (b) the
+encoder's ws then 100 optimisation steps of the ws, (b') the encoder's ws as the pivot of 100 steps of
+pivotal tuning (lr 3e-3, the demo's), (c) optimisation from the mean w for 300 and for 1,000 steps, (d)
+pivotal tuning (100 steps of tuning, lr 3e-4) from a pivot found in 100 steps from the mean and from the
+encoder's ws (rows' mean: the pivot is in W); PSNR in dB of the 8-bit result and seconds per image.
+Optimisation is Image2StyleGAN's (W+, lr 0.01) with the offline loss (pixel + MS-SSIM; LPIPS needs the
+VGG16 weights, which this benchmark does not download). Images: `--faces` held-out toonfaces (dataset
+drawings the demo model never saw, not model samples) and scikit-image's photos (the astronaut's face
+aligned by the package, the cat, the coffee cup). Given the encoder's training run folder (`--run`), it
+also prints the encoder's losses against training time from the run's log; given copies of its encoder
+file at several steps (`--snapshots`), it prints instead the PSNR of each alone on the held-out toonfaces,
+with the step and the training hours recorded in the file (or the run's log): the curve of quality against
+training time. The defaults use the bundled demo encoder.
 """
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ import stylegan
 from stylegan.data.toonfaces import toonface
 from stylegan.formats import native
 from stylegan.latent import project, psnr, render
-from stylegan.latent.perceptual import make_loss
 from stylegan.latent.encoding import load_encoder
+from stylegan.latent.perceptual import make_loss
 from stylegan.train.log import read_stats
 
 from .image2stylegan import HELD_OUT, LOSS, photos
@@ -129,13 +130,12 @@ def main() -> None:
     parser.add_argument("--snapshots", nargs="*", default=[], help="the encoder's file at several steps")
     args = parser.parse_args()
     print(describe())
-    G = stylegan.load(args.network)
+    G = stylegan.load(args.network).requires_grad_(False)
+    faces = [toonface(HELD_OUT + i, G.img_resolution) for i in range(args.faces)]
     if args.snapshots:
-        curve(G, args.snapshots, [toonface(HELD_OUT + i, G.img_resolution) for i in range(args.faces)], args.run)
+        curve(G, args.snapshots, faces, args.run)
         return
     E = load_encoder(args.encoder or args.network, G)
-    faces = [toonface(HELD_OUT + i, G.img_resolution) for i in range(args.faces)]
-    G.requires_grad_(False)
     rows = table(G, E, faces, f"{len(faces)} held-out toonfaces", args.rows)
     rows += table(G, E, list(photos(G.img_resolution).values()), "3 photos", args.rows)
     print("| images | method | PSNR dB | s/image |\n| --- | --- | --- | --- |")

@@ -115,8 +115,8 @@ def test_the_command_line_trains_and_uses_an_encoder(trained, tmp_path):
     ws = project(G, read_image(tmp_path / "face.png")[None], method="encoder", encoder=E).ws
     assert np.array_equal(read_image(tmp_path / "p" / "proj.png"), render(G, ws)[0])
     started = CliRunner().invoke(cli, ["project", "--network", str(network), "--target", str(tmp_path / "face.png"),
-                                       "--init", "encoder", "--encoder", str(run), "--num-steps", "2", "--loss", "pixel",
-                                       "--outdir", str(tmp_path / "q")])
+                                       "--init", "encoder", "--encoder", str(run), "--num-steps", "2",
+                                       "--loss", "pixel", "--outdir", str(tmp_path / "q")])
     assert started.exit_code == 0, started.output
     other = _generator(tmp_path / "other.safetensors", 3)
     refused = CliRunner().invoke(cli, ["project", "--network", str(other), "--target", str(tmp_path / "face.png"),

@@ -186,7 +186,8 @@ def train_encoder(opts: EncoderOptions, device: torch.device | str = "cpu", log:
     log(f"training an encoder for {opts.network} ({G.img_resolution}², {G.num_ws} ws) from step {step} to "
         f"{opts.steps} in {out}; losses: latent, pixel, {spec}{source}")
     stats = open_stats(out)
-    sums, start, bar = {}, time.time() - elapsed, tqdm(total=opts.steps, initial=step, desc="encoder", disable=not progress)
+    sums, start = {}, time.time() - elapsed
+    bar = tqdm(total=opts.steps, initial=step, desc="encoder", disable=not progress)
     try:
         while step < opts.steps:
             generator = torch.Generator().manual_seed(opts.seed * 1_000_003 + step)
