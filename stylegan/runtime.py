@@ -92,6 +92,21 @@ def device_name(device: str | object = "cpu") -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
+    """Whether the CPU computes bfloat16 in hardware (x86: AVX512-BF16 or AMX-BF16; ARM: the bf16 feature),
+    from its flags in `cpuinfo`; None where that cannot be read. Without it, bfloat16 autocast is emulated and
+    slower than float32."""
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f
+                          if line.lower().startswith(("flags", "features"))), None)
+    except OSError:
+        return None
+    if flags is None:
+        return None
+    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(flags))
+
+
 def keep_freed_memory() -> bool:
     """Make glibc malloc keep freed memory for reuse (no mmap per large block, no trimming). Returns whether
     the setting is in effect; a no-op elsewhere and under `STYLEGAN_MALLOC=system`. The process then holds

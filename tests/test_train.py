@@ -301,6 +301,35 @@ def test_generator_output_architecture_trains_and_resumes(tmp_path, data):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("line, expected", [
+    ("flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni", False),
+    ("flags\t\t: fpu avx2 avx512f avx512_bf16", True),
+    ("flags\t\t: fpu avx2 amx_tile amx_bf16", True),
+    ("Features\t: fp asimd sve bf16 i8mm", True),
+    ("Features\t: fp asimd", False),
+    ("model name\t: a CPU that lists no flags", None),
+])
+def test_cpu_bf16_units_are_read_from_the_flags(tmp_path, line, expected):
+    from stylegan.runtime import cpu_has_bf16
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\n{line}\n")
+    assert cpu_has_bf16(cpuinfo) is expected
+    assert cpu_has_bf16(tmp_path / "absent") is None
+
+
+@pytest.mark.parametrize("units, warned", [(False, True), (True, False), (None, False)])
+def test_bf16_on_a_cpu_without_bf16_units_warns(tmp_path, data, monkeypatch, units, warned):
+    from stylegan import runtime
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: units)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    lines = []
+    train(tiny(tmp_path, data, bf16=True), dry_run=True, log=lines.append)
+    assert any("without bfloat16 units" in line for line in lines) == warned
+    lines.clear()
+    train(tiny(tmp_path, data, bf16=False), dry_run=True, log=lines.append)
+    assert not any("bfloat16" in line for line in lines)
+
+
 @pytest.mark.slow
 def test_sigint_writes_a_snapshot_and_exits_cleanly(tmp_path, data):
     import signal
