@@ -1,5 +1,6 @@
 """Training: every configuration runs, the regularisers equal direct recomputations, resume is exact, two
 processes equal one, bad runs stop cleanly."""
+import copy
 import json
 import math
 
@@ -173,6 +174,51 @@ def test_resume_equals_uninterrupted_run(tmp_path, data):
         for key, value in a[name].state_dict().items():
             assert torch.equal(value, b[name].state_dict()[key]), (name, key)
     assert torch.equal(state_a["loss"]["pl_mean"], state_b["loss"]["pl_mean"])
+
+
+def test_a_generator_only_checkpoint_starts_a_run_with_a_fresh_discriminator(tmp_path, data):
+    """A file with G_ema alone (as builtin:demo ships) starts a new run: G and G_ema from it, D from scratch."""
+    from stylegan.formats import native
+    from stylegan.train.loop import _load_resume
+    source = load_snapshot(train(tiny(tmp_path / "src", data, kimg=0.008, tick=0.008), show_progress=False))[0]
+    only_g = tmp_path / "generator.safetensors"
+    native.save_networks({"G_ema": source["G_ema"]}, only_g)
+    opts = tiny(tmp_path / "new", data, resume=str(only_g), seed=1)
+    torch.manual_seed(opts.seed)
+    G, D = build_networks(opts, 32, 3, 0)
+    G_ema, fresh_d, lines = copy.deepcopy(G), copy.deepcopy(D.state_dict()), []
+    assert _load_resume(opts, G, D, G_ema, lines.append) is None  # no optimiser state: a new run
+    for module in (G, G_ema):
+        for key, value in source["G_ema"].state_dict().items():
+            assert torch.equal(module.state_dict()[key], value), key
+    assert all(torch.equal(D.state_dict()[k], v) for k, v in fresh_d.items())
+    assert lines == [f"{only_g} holds no discriminator: D starts from scratch, G and G_ema from its generator"]
+    run_dir = train(tiny(tmp_path / "new", data, resume=str(only_g)), show_progress=False, log=lines.append)
+    assert latest_snapshot(run_dir) is not None
+
+
+def test_a_checkpoint_without_a_generator_is_refused_in_one_line(tmp_path, data):
+    from stylegan.formats import native
+    source = load_snapshot(train(tiny(tmp_path / "src", data, kimg=0.008, tick=0.008), show_progress=False))[0]
+    only_d = tmp_path / "discriminator.safetensors"
+    native.save_networks({"D": source["D"]}, only_d)
+    with pytest.raises(stylegan.errors.CheckpointError, match="holds no generator"):
+        train(tiny(tmp_path / "new", data, resume=str(only_d)), show_progress=False)
+
+
+@pytest.mark.slow
+def test_an_error_in_a_spawned_process_is_one_line(tmp_path, data):
+    """With --gpus 2 the error is raised in the worker processes; the user still gets one line."""
+    from stylegan.formats import native
+    source = load_snapshot(train(tiny(tmp_path / "src", data, kimg=0.008, tick=0.008), show_progress=False))[0]
+    only_d = tmp_path / "discriminator.safetensors"
+    native.save_networks({"D": source["D"]}, only_d)
+    result = CliRunner().invoke(cli, ["train", "--outdir", str(tmp_path / "new"), "--cfg", "stylegan2", "--data",
+                                      str(data), "--batch", "8", "--gamma", "1", "--gpus", "2", "--resume",
+                                      str(only_d), "--cbase", "256", "--cmax", "16", "--map-depth", "2",
+                                      "--workers", "0", "--kimg", "0.008"])
+    assert result.exit_code == 1, result.output
+    assert "holds no generator (G or G_ema)" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.slow

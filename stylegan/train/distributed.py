@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from ..errors import StyleGANError
+
 
 def launched_by_torchrun() -> bool:
     """True when the process was started by torchrun (which sets RANK and WORLD_SIZE)."""
@@ -73,7 +75,25 @@ def broadcast_(module: torch.nn.Module) -> None:
             dist.broadcast(t.data, src=0)
 
 
+def _reporting(rank: int, worker: Callable[[int, int, str], None], world_size: int, init_method: str,
+               errors) -> None:
+    """A spawned process: run the worker, and hand an error meant for the user to the parent."""
+    try:
+        worker(rank, world_size, init_method)
+    except StyleGANError as exc:
+        errors.put(exc)
+        raise SystemExit(1) from None
+
+
 def spawn(worker: Callable[[int, int, str], None], world_size: int) -> None:
-    """Run worker(rank, world_size, init_method) in `world_size` new processes and wait for them."""
+    """Run worker(rank, world_size, init_method) in `world_size` new processes and wait for them. An error
+    meant for the user (a StyleGANError) in any of them is raised here as it is, without the traceback of the
+    process it came from."""
     init_method = f"tcp://127.0.0.1:{free_port()}"
-    mp.spawn(worker, args=(world_size, init_method), nprocs=world_size, join=True)
+    errors = mp.get_context("spawn").SimpleQueue()
+    try:
+        mp.spawn(_reporting, args=(worker, world_size, init_method, errors), nprocs=world_size, join=True)
+    except mp.ProcessExitedException:
+        if errors.empty():
+            raise
+        raise errors.get() from None

@@ -122,14 +122,22 @@ class _Stats:
         return out
 
 
-def _load_resume(opts: TrainOptions, G: nn.Module, D: nn.Module, G_ema: nn.Module) -> dict | None:
+def _load_resume(opts: TrainOptions, G: nn.Module, D: nn.Module, G_ema: nn.Module,
+                 log: Callable[[str], None]) -> dict | None:
     nets, state = load_snapshot(opts.resume)
+    if state is None:  # another checkpoint: a generator-only file gives G and G_ema alike
+        nets = {"G": nets.get("G", nets.get("G_ema")), "G_ema": nets.get("G_ema", nets.get("G")),
+                "D": nets.get("D")}
+        if nets["D"] is None:
+            log(f"{opts.resume} holds no discriminator: D starts from scratch, G and G_ema from its generator")
     for name, module in (("G", G), ("D", D), ("G_ema", G_ema)):
+        if nets[name] is None:
+            continue
         source = nets[name].state_dict()
         own = module.state_dict()
         if state is not None:
             module.load_state_dict(source)
-        else:  # another checkpoint: copy what fits (fine-tuning from published weights)
+        else:  # copy what fits (fine-tuning from published weights)
             module.load_state_dict({k: source[k] if k in source and source[k].shape == v.shape else v
                                     for k, v in own.items()})
     return state
@@ -184,7 +192,7 @@ def training_loop(opts: TrainOptions, run_dir: Path, rank: int = 0, world_size: 
     torch.manual_seed(opts.seed)  # network initialisation
     G, D = build_networks(opts, dataset.resolution, dataset.num_channels, dataset.label_dim)
     G_ema = copy.deepcopy(G).eval()
-    state = _load_resume(opts, G, D, G_ema) if opts.resume else None
+    state = _load_resume(opts, G, D, G_ema, log if main else lambda _: None) if opts.resume else None
     for module in (G, D, G_ema):
         module.to(device).requires_grad_(False)
         distributed.broadcast_(module)

@@ -73,7 +73,9 @@ def load_snapshot(path: str | Path) -> tuple[dict[str, nn.Module], dict | None]:
     """Networks and, when present, the training state of a snapshot file or run folder.
 
     A folder resumes from its latest complete snapshot; any other checkpoint (e.g. an NVIDIA pickle)
-    gives networks only, so training restarts from those weights with fresh optimisers.
+    gives networks only, so training restarts from those weights with fresh optimisers. Such a checkpoint
+    needs a generator (G or G_ema); one without a discriminator (a generator-only file such as builtin:demo)
+    starts D from scratch.
     """
     if Path(path).is_dir():
         latest = latest_snapshot(Path(path))
@@ -83,13 +85,15 @@ def load_snapshot(path: str | Path) -> tuple[dict[str, nn.Module], dict | None]:
         path = latest
     nets = hub.load_networks(path)
     path = Path(path)
-    missing = [k for k in ("G", "D", "G_ema") if k not in nets]
-    if missing:
-        raise CheckpointError(f"{path}: cannot resume training, it holds no {', '.join(missing)}")
     m = SNAPSHOT.search(path.name)
     state_path = snapshot_paths(path.parent, snapshot_nimg(m.group(1)))[1] if m else None
     if state_path is None or not state_path.exists():
+        if "G" not in nets and "G_ema" not in nets:
+            raise CheckpointError(f"{path}: cannot start training from it, it holds no generator (G or G_ema)")
         return nets, None
+    missing = [k for k in ("G", "D", "G_ema") if k not in nets]
+    if missing:
+        raise CheckpointError(f"{path}: cannot resume training, it holds no {', '.join(missing)}")
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types for damaged files
