@@ -2,6 +2,7 @@
 bottom-row check.
 
     python -m benchmarks.demo_coverage [--network SNAPSHOT] [--samples 1000] [--figure side-by-side.png]
+    python -m benchmarks.demo_coverage --probe turn|tilt [--network SNAPSHOT]
 
 The classifier is a small CNN trained on procedurally drawn faces (`builtin:toonfaces` indices 50,000 on,
 never training images) to read each face's coarse factors back from its pixels: hair style, head size,
@@ -22,6 +23,10 @@ a model as varied in outline as its data, lower for one that draws the same head
 Outline change per w: for 32 pairs (A, B) at psi 1, how far A's edge map moves (L1, as above) when A takes
 B's w at one index only: which layers decide the outline (a generator whose coarse ws move it little cannot
 carry head shape, hair silhouette or pose in coarse style mixing).
+
+Probe (`--probe turn`): whether the model can draw the end of a pose factor its samples lack, by moving
+faces of the middle class along the w direction from the middle to the other end and beyond (see
+`direction_probe`).
 
 Bottom row: over 64 faces (psi 1), the mean absolute per-pixel difference (0-255) between the last two pixel
 rows and between the first two, per RGB channel, for the model and for dataset faces.
@@ -243,6 +248,34 @@ def coverage(G: nn.Module, samples: int = 1000, diversity_faces: int = 128) -> d
             "max TV": max(float(r["TV"]) for r in rows if r["factor"] != "glasses")}
 
 
+def direction_probe(G: nn.Module, factor: str, samples: int = 3000, steps: tuple[float, ...] = (-3, -2, -1, 1, 2),
+                    moved: int = 500) -> list[dict]:
+    """Does G draw the far end of an ordered three-class factor (tilt, turn) that its samples lack? From
+    `samples` faces (psi 1), d = mean w of those read as class 0 minus mean w of those read as class 1 (the
+    middle); up to `moved` middle faces are moved by a * d for each a in `steps`. Rows: the factor's class
+    shares after the move, and the share of the other factors' readings that the move changed. Moving
+    against d (a < 0) past the middle is how a model with a linear axis would reach class 2."""
+    if factor not in MIRRORED:
+        raise ValueError(f"--probe takes an ordered factor: {', '.join(MIRRORED)}")
+    net, _ = load_classifier()
+    k = list(FACTORS).index(factor)
+    ws = seeds_to_ws(G, range(samples), 1.0)
+    classes = classify(net, render(G, ws, batch_size=50))
+    own = classes[:, k]
+    d = ws[own == 0].mean(0) - ws[own == 1].mean(0)
+    middle, before = ws[own == 1][:moved], classes[own == 1][:moved]
+    others = [i for i in range(len(FACTORS)) if i != k]
+    rows = [{"move": "samples", factor: " ".join(f"{p:.3f}" for p in np.bincount(own, minlength=3) / len(own)),
+             "other factors changed": "", "count": str(len(own))}]
+    for a in steps:
+        after = classify(net, render(G, middle + a * d, batch_size=50))
+        rows.append({"move": f"middle {a:+g} x d", factor: " ".join(
+            f"{p:.3f}" for p in np.bincount(after[:, k], minlength=3) / len(after)),
+            "other factors changed": f"{(after[:, others] != before[:, others]).mean():.2f}",
+            "count": str(len(after))})
+    return rows
+
+
 def side_by_side(generated: np.ndarray, data: np.ndarray, gap: int = 8) -> np.ndarray:
     """Generated faces (left) beside as many dataset faces (right), 8 columns each, on white."""
     left, right = make_grid(generated, 8, pad=1), make_grid(data, 8, pad=1)
@@ -266,10 +299,19 @@ def main() -> None:
     parser.add_argument("--network", default="builtin:demo", help="Model to check")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--figure", type=Path, default=None, help="PNG of generated faces beside dataset faces")
+    parser.add_argument("--probe", choices=MIRRORED, default=None,
+                        help="Only probe whether G draws both ends of this factor (see direction_probe)")
     args = parser.parse_args()
     print(describe())
     start = time.perf_counter()
     G = load_networks(args.network)["G_ema"].eval()
+    if args.probe is not None:
+        from .demo_model import print_table
+        print(f"{args.probe}: class shares ({', '.join(FACTORS[args.probe])}) as the classifier reads them; "
+              f"d = mean w of class 0 - mean w of class 1")
+        print_table(direction_probe(G, args.probe))
+        print(f"({time.perf_counter() - start:.0f} s)")
+        return
     found = coverage(G, args.samples)
     print_coverage(found)
     print("Outline change per w (L1 of the edge map when one of B's ws replaces A's), w 0 on:")
