@@ -185,7 +185,7 @@ def test_a_generator_only_checkpoint_starts_a_run_with_a_fresh_discriminator(tmp
     native.save_networks({"G_ema": source["G_ema"]}, only_g)
     opts = tiny(tmp_path / "new", data, resume=str(only_g), seed=1)
     torch.manual_seed(opts.seed)
-    G, D = build_networks(opts, 32, 3, 0)
+    G, D = build_networks(opts, 16, 3, 0)
     G_ema, fresh_d, lines = copy.deepcopy(G), copy.deepcopy(D.state_dict()), []
     assert _load_resume(opts, G, D, G_ema, lines.append) is None  # no optimiser state: a new run
     for module in (G, G_ema):
@@ -195,6 +195,21 @@ def test_a_generator_only_checkpoint_starts_a_run_with_a_fresh_discriminator(tmp
     assert lines == [f"{only_g} holds no discriminator: D starts from scratch, G and G_ema from its generator"]
     run_dir = train(tiny(tmp_path / "new", data, resume=str(only_g)), show_progress=False, log=lines.append)
     assert latest_snapshot(run_dir) is not None
+    # Other widths: what fits is copied and the rest counted; nothing fitting is refused.
+    narrow = tiny(tmp_path / "narrow", data, resume=str(only_g), cmax=8)
+    G, D = build_networks(narrow, 16, 3, 0)
+    lines.clear()
+    _load_resume(narrow, G, D, copy.deepcopy(G), lines.append)
+    total = len(G.state_dict())
+    copied = sum(torch.equal(v, source["G_ema"].state_dict()[k]) for k, v in G.state_dict().items()
+                 if k in source["G_ema"].state_dict() and v.shape == source["G_ema"].state_dict()[k].shape)
+    assert 0 < copied < total
+    assert f"G: {copied} of its {total} tensors come from {only_g}, the others (another shape or name) start " \
+           f"from scratch" in lines
+    other = tiny(tmp_path / "other", data, resume=str(only_g), z_dim=24, w_dim=24, cmax=8)
+    G, D = build_networks(other, 16, 3, 0)
+    with pytest.raises(stylegan.errors.InputError, match="none of its generator's weights fit"):
+        _load_resume(other, G, D, copy.deepcopy(G), lines.append)
 
 
 def test_a_checkpoint_without_a_generator_is_refused_in_one_line(tmp_path, data):

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..data.dataset import ImageDataset, ToonFacesDataset, open_dataset
-from ..errors import StyleGANError
+from ..errors import InputError, StyleGANError
 from ..io.files import atomic_path
 from ..io.images import make_grid, save_png, to_uint8
 from . import distributed
@@ -138,8 +138,16 @@ def _load_resume(opts: TrainOptions, G: nn.Module, D: nn.Module, G_ema: nn.Modul
         if state is not None:
             module.load_state_dict(source)
         else:  # copy what fits (fine-tuning from published weights)
-            module.load_state_dict({k: source[k] if k in source and source[k].shape == v.shape else v
-                                    for k, v in own.items()})
+            fits = {k for k, v in own.items() if k in source and source[k].shape == v.shape}
+            weights = {k for k, v in module.named_parameters() if v.dim() >= 2}  # not biases, filters or noise
+            if name == "G" and not fits & weights:
+                raise InputError(f"--resume {opts.resume}: none of its generator's weights fit the --cfg {opts.cfg} "
+                                 f"generator these options build; give the --cfg, --cbase, --cmax and --map-depth "
+                                 f"it was trained with")
+            if len(fits) < len(own):
+                log(f"{name}: {len(fits)} of its {len(own)} tensors come from {opts.resume}, the others (another "
+                    f"shape or name) start from scratch")
+            module.load_state_dict({k: source[k] if k in fits else v for k, v in own.items()})
     return state
 
 
