@@ -32,8 +32,8 @@ from stylegan.data.toonfaces import toonface
 from stylegan.formats import native
 from stylegan.latent import project, psnr, render
 from stylegan.latent.encoding import load_encoder
-from stylegan.models.encoder import encode
 from stylegan.latent.perceptual import make_loss
+from stylegan.models.encoder import encode
 from stylegan.train.log import read_stats
 
 from .image2stylegan import HELD_OUT, LOSS, photos

@@ -7,15 +7,12 @@ import os
 import torch
 
 from stylegan.runtime import WAIT_POLICY_ENV, device_name, memory_kept
+from stylegan.runtime import cpu_flags as all_cpu_flags
 
 
 def cpu_flags() -> list[str]:
     """The CPU features that decide which precision is fast: AVX-512 (and its BF16 and FP16), AMX."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return []
+    flags = all_cpu_flags() or set()
     wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
     return [flag for flag in wanted if flag in flags]
 

@@ -92,19 +92,22 @@ def device_name(device: str | object = "cpu") -> str:
     return platform.processor() or platform.machine()
 
 
-def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
-    """Whether the CPU computes bfloat16 in hardware (x86: AVX512-BF16 or AMX-BF16; ARM: the bf16 feature),
-    from its flags in `cpuinfo`; None where that cannot be read. Without it, bfloat16 autocast is emulated and
-    slower than float32."""
+def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> set[str] | None:
+    """The CPU's feature flags (x86 `flags`, ARM `Features`) from `cpuinfo`; None where they cannot be read."""
     try:
         with open(cpuinfo, encoding="utf-8") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f
-                          if line.lower().startswith(("flags", "features"))), None)
+            return next((set(line.split(":", 1)[1].split()) for line in f
+                         if line.lower().startswith(("flags", "features"))), None)
     except OSError:
         return None
-    if flags is None:
-        return None
-    return bool({"avx512_bf16", "amx_bf16", "bf16"} & set(flags))
+
+
+def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool | None:
+    """Whether the CPU computes bfloat16 in hardware (x86: AVX512-BF16 or AMX-BF16; ARM: the bf16 feature),
+    from its flags in `cpuinfo`; None where they cannot be read. Without it, bfloat16 autocast is emulated and
+    slower than float32 (oneDNN still reports bf16 as supported on plain AVX-512)."""
+    flags = cpu_flags(cpuinfo)
+    return None if flags is None else bool({"avx512_bf16", "amx_bf16", "bf16"} & flags)
 
 
 def keep_freed_memory() -> bool:
